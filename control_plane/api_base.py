@@ -1,0 +1,54 @@
+"""Small pieces every API module uses."""
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+from .pagination import PageNumberPagination
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that names unknown fields instead of ignoring them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        value = super().to_internal_value(data)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return value
+
+
+ERROR = inline_serializer(
+    "Error",
+    fields={
+        "error": inline_serializer(
+            "ErrorBody",
+            fields={
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+                "details": serializers.DictField(),
+            },
+        )
+    },
+)
+
+
+def errors(*statuses: int) -> dict:
+    """OpenAPI responses for the error statuses an endpoint can answer."""
+    text = {
+        400: "Malformed request",
+        401: "Not authenticated",
+        403: "Permission denied",
+        404: "Not found",
+        409: "State conflict",
+        413: "Body too large",
+        422: "Invalid input",
+    }
+    return {s: OpenApiResponse(ERROR, description=text[s]) for s in statuses}
+
+
+def paginate(view, request, queryset, serializer_class):
+    paginator = PageNumberPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ControlPlaneConfig(AppConfig):
+    name = "control_plane"
+    verbose_name = "Control plane core"
+
+    def ready(self):
+        from . import journal, task_runs  # noqa: F401  (register the log consumer and task signals)

@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import api, health, views
+
+
+class ModelNameConverter:
+    regex = r"[A-Za-z0-9._\-]{1,128}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ModelNameConverter, "model")
+
+api_v1 = [
+    path("events/", api.EventListApi.as_view(), name="api-events"),
+    path("tokens/", api.TokenListApi.as_view(), name="api-tokens"),
+    path("tokens/<int:pk>/", api.TokenDetailApi.as_view(), name="api-token"),
+    path("", include("registry.api_urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", views.home, name="home"),
+    path("audit/", views.audit_trail, name="audit"),
+    path("tokens/", views.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("", include("registry.urls")),
+]

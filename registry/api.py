@@ -1,0 +1,489 @@
+"""The registry's REST API (API.md, Registry). Thin: validate, call a service or a
+selector, serialize."""
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from control_plane.api_base import StrictSerializer, errors, paginate
+from control_plane.errors import Invalid
+from control_plane.idempotency import idempotent
+
+from . import selectors, services, stages
+from .gate import gate_evaluate
+from .models import ModelVersion, PromotionRequest, PromotionStatus, RegisteredModel
+
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description="Replays the first answer."
+)
+
+
+class SchemaColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    nullable = serializers.BooleanField(required=False, default=False)
+
+
+# --- Serializers for output -----------------------------------------------------------
+
+
+class ModelOut(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", default=None)
+    production_version = serializers.SerializerMethodField()
+    staging_versions = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        ref_name = "Model"
+        fields = [
+            "name",
+            "description",
+            "owner",
+            "tags",
+            "required_approvals",
+            "production_version",
+            "staging_versions",
+            "latest_version",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_production_version(self, obj) -> int | None:
+        version = selectors.production_version(obj)
+        return version.version if version else None
+
+    def get_staging_versions(self, obj) -> list[int]:
+        return [v.version for v in selectors.staging_versions(obj)]
+
+    def get_latest_version(self, obj) -> int | None:
+        return obj.last_version or None
+
+
+class VersionOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    input_schema = SchemaColumnSerializer(many=True)
+    output_schema = SchemaColumnSerializer(many=True)
+
+    class Meta:
+        model = ModelVersion
+        ref_name = "ModelVersion"
+        fields = [
+            "model",
+            "version",
+            "stage",
+            "source",
+            "run_id",
+            "description",
+            "metrics",
+            "params",
+            "tags",
+            "input_schema",
+            "output_schema",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "stage_changed_at",
+        ]
+
+
+class GateCheckOut(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pass", "fail", "not_available"])
+    evidence = serializers.CharField()
+
+
+class GateOut(serializers.Serializer):
+    evaluated_at = serializers.DateTimeField()
+    passed = serializers.BooleanField()
+    failing = serializers.ListField(child=serializers.CharField())
+    checks = GateCheckOut(many=True)
+
+
+class DecisionOut(serializers.Serializer):
+    approver = serializers.CharField(source="approver.username")
+    verdict = serializers.CharField()
+    comment = serializers.CharField()
+    override_reason = serializers.CharField()
+    gate = GateOut()
+    created_at = serializers.DateTimeField()
+
+
+class PromotionOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+    requested_by = serializers.CharField(source="requested_by.username")
+    closed_by = serializers.CharField(source="closed_by.username", default=None)
+    approvals = serializers.SerializerMethodField()
+    decisions = DecisionOut(many=True, read_only=True)
+    gate = GateOut()
+
+    class Meta:
+        model = PromotionRequest
+        ref_name = "PromotionRequest"
+        fields = [
+            "id",
+            "model",
+            "version",
+            "status",
+            "requested_by",
+            "reason",
+            "required_approvals",
+            "approvals",
+            "decisions",
+            "gate",
+            "created_at",
+            "closed_at",
+            "closed_by",
+        ]
+
+    def get_approvals(self, obj) -> int:
+        if hasattr(obj, "approvals"):
+            return obj.approvals
+        return obj.decisions.filter(verdict="approve").count()
+
+
+class PromotionDetailOut(PromotionOut):
+    current_gate = serializers.SerializerMethodField(help_text="The gate evaluated now; null once closed.")
+
+    class Meta(PromotionOut.Meta):
+        ref_name = "PromotionRequestDetail"
+        fields = [*PromotionOut.Meta.fields, "current_gate"]
+
+    @extend_schema_field(GateOut(allow_null=True))
+    def get_current_gate(self, obj):
+        return gate_evaluate(obj.version) if obj.status == PromotionStatus.PENDING else None
+
+
+class TransitionOut(serializers.Serializer):
+    version = serializers.IntegerField(source="version.version")
+    from_stage = serializers.CharField()
+    to_stage = serializers.CharField()
+    kind = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", default=None)
+    reason = serializers.CharField()
+    promotion_request = serializers.IntegerField(source="promotion_request_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "StageTransition"
+
+
+# --- Models -------------------------------------------------------------------------
+
+
+class ModelListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        name = serializers.CharField(max_length=128)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+        tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+        required_approvals = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)
+
+        class Meta:
+            ref_name = "ModelCreate"
+
+    @extend_schema(
+        operation_id="models_list",
+        parameters=[OpenApiParameter("search", str, description="Name or description contains.")],
+        responses={200: ModelOut(many=True), **errors(401, 403)},
+    )
+    def get(self, request):
+        return paginate(self, request, selectors.model_list(search=request.query_params.get("search", "")), ModelOut)
+
+    @extend_schema(
+        operation_id="models_create",
+        parameters=[IDEMPOTENCY],
+        request=InputSerializer,
+        responses={201: ModelOut, **errors(400, 401, 403, 409, 413, 422)},
+    )
+    def post(self, request):
+        def create():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            model = services.model_create(actor=request.user, **data.validated_data)
+            return Response(ModelOut(selectors.model_get(model.name)).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class ModelDetailApi(APIView):
+    class InputSerializer(StrictSerializer):
+        description = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+        tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+        required_approvals = serializers.IntegerField(required=False, min_value=1, max_value=10)
+
+        class Meta:
+            ref_name = "ModelUpdate"
+
+    @extend_schema(operation_id="models_retrieve", responses={200: ModelOut, **errors(401, 403, 404)})
+    def get(self, request, name):
+        return Response(ModelOut(selectors.model_get(name)).data)
+
+    @extend_schema(
+        operation_id="models_update", request=InputSerializer, responses={200: ModelOut, **errors(400, 401, 403, 404, 422)}
+    )
+    def patch(self, request, name):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.model_update(actor=request.user, name=name, **data.validated_data)
+        return Response(ModelOut(selectors.model_get(name)).data)
+
+    @extend_schema(operation_id="models_destroy", responses={204: None, **errors(401, 403, 404, 409)})
+    def delete(self, request, name):
+        services.model_delete(actor=request.user, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelRollbackApi(APIView):
+    class InputSerializer(StrictSerializer):
+        reason = serializers.CharField(max_length=10000)
+        to_version = serializers.IntegerField(required=False, min_value=1)
+
+        class Meta:
+            ref_name = "Rollback"
+
+    @extend_schema(
+        operation_id="models_rollback",
+        request=InputSerializer,
+        responses={200: VersionOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, name):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_rollback(actor=request.user, model_name=name, **data.validated_data)
+        return Response(VersionOut(version).data)
+
+
+class ModelHistoryApi(APIView):
+    class AtOut(serializers.Serializer):
+        at = serializers.DateTimeField()
+        production_version = VersionOut(allow_null=True)
+
+        class Meta:
+            ref_name = "ProductionAt"
+
+    @extend_schema(
+        operation_id="models_history",
+        parameters=[
+            OpenApiParameter(
+                "at", str, description="ISO 8601 time: answer which version was in Production then, instead of the timeline."
+            )
+        ],
+        responses={200: TransitionOut(many=True), **errors(401, 403, 404, 422)},
+    )
+    def get(self, request, name):
+        model = selectors.model_get(name)
+        at_raw = request.query_params.get("at")
+        if at_raw:
+            at = parse_datetime(at_raw.replace(" ", "+"))
+            if at is None:
+                raise Invalid(f"'at' is not an ISO 8601 time: {at_raw!r}.", details={"at": ["Invalid datetime."]})
+            if at.tzinfo is None:
+                raise Invalid("'at' needs a timezone (for example 2026-01-31T12:00:00Z).", details={"at": ["No timezone."]})
+            version = selectors.production_at(model, at)
+            return Response(self.AtOut({"at": at, "production_version": version}).data)
+        return paginate(self, request, selectors.history(model), TransitionOut)
+
+
+# --- Versions -----------------------------------------------------------------------
+
+
+class VersionListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        source = serializers.CharField(max_length=1000)
+        run_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+        description = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+        metrics = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
+        params = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+        tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+        input_schema = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+        output_schema = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+        class Meta:
+            ref_name = "VersionRegister"
+
+    @extend_schema(
+        operation_id="versions_list",
+        parameters=[OpenApiParameter("stage", str, enum=list(stages.STAGES))],
+        responses={200: VersionOut(many=True), **errors(401, 403, 404)},
+    )
+    def get(self, request, name):
+        model = selectors.model_get(name)
+        stage = request.query_params.get("stage", "")
+        if stage and stage not in stages.STAGES:
+            raise Invalid(f"Unknown stage '{stage}'.", code="unknown_stage", details={"stage": ["Unknown stage."]})
+        return paginate(self, request, selectors.version_list(model, stage=stage), VersionOut)
+
+    @extend_schema(
+        operation_id="versions_register",
+        parameters=[IDEMPOTENCY],
+        request=InputSerializer,
+        responses={201: VersionOut, **errors(400, 401, 403, 404, 413, 422)},
+    )
+    def post(self, request, name):
+        def create():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            version = services.version_register(actor=request.user, model_name=name, **data.validated_data)
+            return Response(VersionOut(version).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class VersionDetailApi(APIView):
+    class InputSerializer(StrictSerializer):
+        description = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+        tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+        class Meta:
+            ref_name = "VersionUpdate"
+
+    @extend_schema(operation_id="versions_retrieve", responses={200: VersionOut, **errors(401, 403, 404)})
+    def get(self, request, name, version):
+        return Response(VersionOut(selectors.version_get(name, version)).data)
+
+    @extend_schema(
+        operation_id="versions_update",
+        request=InputSerializer,
+        responses={200: VersionOut, **errors(400, 401, 403, 404, 422)},
+    )
+    def patch(self, request, name, version):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            VersionOut(services.version_update(actor=request.user, model_name=name, version=version, **data.validated_data)).data
+        )
+
+
+class VersionStageApi(APIView):
+    class InputSerializer(StrictSerializer):
+        stage = serializers.CharField(help_text="none, staging or archived; production needs a promotion request.")
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+
+        class Meta:
+            ref_name = "StageChange"
+
+    @extend_schema(
+        operation_id="versions_set_stage",
+        request=InputSerializer,
+        responses={200: VersionOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, name, version):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        mv = services.version_set_stage(actor=request.user, model_name=name, version=version, **data.validated_data)
+        return Response(VersionOut(mv).data)
+
+
+# --- Promotions ---------------------------------------------------------------------
+
+
+class PromotionListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        model = serializers.CharField(max_length=128)
+        version = serializers.IntegerField(min_value=1)
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+
+        class Meta:
+            ref_name = "PromotionCreate"
+
+    @extend_schema(
+        operation_id="promotions_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=PromotionStatus.values),
+            OpenApiParameter("model", str),
+        ],
+        responses={200: PromotionOut(many=True), **errors(401, 403, 422)},
+    )
+    def get(self, request):
+        status_filter = request.query_params.get("status", "")
+        if status_filter and status_filter not in PromotionStatus.values:
+            raise Invalid(f"Unknown status '{status_filter}'.", details={"status": ["Unknown status."]})
+        qs = selectors.promotion_list(status=status_filter, model_name=request.query_params.get("model", ""))
+        return paginate(self, request, qs.prefetch_related("decisions__approver"), PromotionOut)
+
+    @extend_schema(
+        operation_id="promotions_create",
+        parameters=[IDEMPOTENCY],
+        request=InputSerializer,
+        responses={201: PromotionDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request):
+        def create():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            d = data.validated_data
+            promotion = services.promotion_request(
+                actor=request.user, model_name=d["model"], version=d["version"], reason=d["reason"]
+            )
+            return Response(PromotionDetailOut(selectors.promotion_get(promotion.pk)).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class PromotionDetailApi(APIView):
+    @extend_schema(operation_id="promotions_retrieve", responses={200: PromotionDetailOut, **errors(401, 403, 404)})
+    def get(self, request, pk):
+        return Response(PromotionDetailOut(selectors.promotion_get(pk)).data)
+
+
+class PromotionApproveApi(APIView):
+    class InputSerializer(StrictSerializer):
+        comment = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+        override_reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+
+        class Meta:
+            ref_name = "PromotionApprove"
+
+    @extend_schema(
+        operation_id="promotions_approve",
+        request=InputSerializer,
+        responses={200: PromotionDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, pk):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.promotion_approve(actor=request.user, request_id=pk, **data.validated_data)
+        return Response(PromotionDetailOut(selectors.promotion_get(pk)).data)
+
+
+class PromotionRejectApi(APIView):
+    class InputSerializer(StrictSerializer):
+        comment = serializers.CharField(max_length=10000)
+
+        class Meta:
+            ref_name = "PromotionReject"
+
+    @extend_schema(
+        operation_id="promotions_reject",
+        request=InputSerializer,
+        responses={200: PromotionDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, pk):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.promotion_reject(actor=request.user, request_id=pk, **data.validated_data)
+        return Response(PromotionDetailOut(selectors.promotion_get(pk)).data)
+
+
+class PromotionCancelApi(APIView):
+    class InputSerializer(StrictSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+
+        class Meta:
+            ref_name = "PromotionCancel"
+
+    @extend_schema(
+        operation_id="promotions_cancel",
+        request=InputSerializer,
+        responses={200: PromotionDetailOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, pk):
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        services.promotion_cancel(actor=request.user, request_id=pk, **data.validated_data)
+        return Response(PromotionDetailOut(selectors.promotion_get(pk)).data)

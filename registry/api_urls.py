@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("models/", api.ModelListApi.as_view(), name="api-models"),
+    path("models/<model:name>/", api.ModelDetailApi.as_view(), name="api-model"),
+    path("models/<model:name>/versions/", api.VersionListApi.as_view(), name="api-versions"),
+    path("models/<model:name>/versions/<int:version>/", api.VersionDetailApi.as_view(), name="api-version"),
+    path("models/<model:name>/versions/<int:version>/stage/", api.VersionStageApi.as_view(), name="api-version-stage"),
+    path("models/<model:name>/rollback/", api.ModelRollbackApi.as_view(), name="api-model-rollback"),
+    path("models/<model:name>/history/", api.ModelHistoryApi.as_view(), name="api-model-history"),
+    path("promotions/", api.PromotionListApi.as_view(), name="api-promotions"),
+    path("promotions/<int:pk>/", api.PromotionDetailApi.as_view(), name="api-promotion"),
+    path("promotions/<int:pk>/approve/", api.PromotionApproveApi.as_view(), name="api-promotion-approve"),
+    path("promotions/<int:pk>/reject/", api.PromotionRejectApi.as_view(), name="api-promotion-reject"),
+    path("promotions/<int:pk>/cancel/", api.PromotionCancelApi.as_view(), name="api-promotion-cancel"),
+]

@@ -1,0 +1,123 @@
+"""Reads shared by the API, the pages and the tasks."""
+
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from control_plane.errors import NotFound
+
+from . import stages
+from .models import ModelVersion, PromotionRequest, PromotionStatus, RegisteredModel, StageTransition
+
+
+def model_list(*, search: str = "") -> QuerySet[RegisteredModel]:
+    qs = RegisteredModel.objects.select_related("owner").prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=ModelVersion.objects.filter(stage__in=[stages.PRODUCTION, stages.STAGING]).order_by("-version"),
+            to_attr="live_versions",
+        )
+    )
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return qs.order_by("name")
+
+
+def model_get(name: str) -> RegisteredModel:
+    model = model_list().filter(name=name).first()
+    if model is None:
+        raise NotFound(f"Model '{name}' does not exist.", code="model_not_found")
+    return model
+
+
+def production_version(model: RegisteredModel) -> ModelVersion | None:
+    live = getattr(model, "live_versions", None)
+    if live is not None:
+        return next((v for v in live if v.stage == stages.PRODUCTION), None)
+    return model.versions.filter(stage=stages.PRODUCTION).first()
+
+
+def staging_versions(model: RegisteredModel) -> list[ModelVersion]:
+    live = getattr(model, "live_versions", None)
+    if live is not None:
+        return [v for v in live if v.stage == stages.STAGING]
+    return list(model.versions.filter(stage=stages.STAGING).order_by("-version"))
+
+
+def version_list(model: RegisteredModel, *, stage: str = "") -> QuerySet[ModelVersion]:
+    qs = ModelVersion.objects.filter(model=model).select_related("model", "created_by").order_by("-version")
+    if stage:
+        qs = qs.filter(stage=stage)
+    return qs
+
+
+def version_get(model_name: str, version: int) -> ModelVersion:
+    mv = ModelVersion.objects.select_related("model", "created_by").filter(model__name=model_name, version=version).first()
+    if mv is None:
+        if not RegisteredModel.objects.filter(name=model_name).exists():
+            raise NotFound(f"Model '{model_name}' does not exist.", code="model_not_found")
+        raise NotFound(f"Model '{model_name}' has no version {version}.", code="version_not_found")
+    return mv
+
+
+def history(model: RegisteredModel) -> QuerySet[StageTransition]:
+    return (
+        StageTransition.objects.filter(model=model)
+        .select_related("version", "actor", "promotion_request")
+        .order_by("-created_at", "-id")
+    )
+
+
+def production_at(model: RegisteredModel, at: datetime) -> ModelVersion | None:
+    """The version in Production at time `at`: the newest transition into or out of
+    Production at or before `at` decides it."""
+    last = (
+        StageTransition.objects.filter(model=model, created_at__lte=at)
+        .filter(Q(to_stage=stages.PRODUCTION) | Q(from_stage=stages.PRODUCTION))
+        .select_related("version")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if last is None or last.to_stage != stages.PRODUCTION:
+        return None
+    return last.version
+
+
+def promotion_list(*, status: str = "", model_name: str = "") -> QuerySet[PromotionRequest]:
+    qs = PromotionRequest.objects.select_related("model", "version", "requested_by").annotate(
+        approvals=Count("decisions", filter=Q(decisions__verdict="approve"))
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if model_name:
+        qs = qs.filter(model__name=model_name)
+    return qs.order_by("-created_at", "-id")
+
+
+def promotion_get(request_id: int) -> PromotionRequest:
+    request = (
+        promotion_list()
+        .prefetch_related("decisions__approver", "transitions")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise NotFound(f"Promotion request {request_id} does not exist.", code="promotion_not_found")
+    return request
+
+
+def promotion_inbox(user: User) -> QuerySet[PromotionRequest]:
+    """Pending requests this user could decide: not their own, not already decided by them."""
+    return (
+        promotion_list(status=PromotionStatus.PENDING)
+        .exclude(requested_by=user)
+        .exclude(decisions__approver=user)
+    )
+
+
+def promotion_counts_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(PromotionStatus.values, 0)
+    for row in PromotionRequest.objects.values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

@@ -1,0 +1,18 @@
+"""Settings for the test run: the real PostgreSQL and Redis on 127.0.0.1 unless the
+environment names others."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/control_plane")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("CELERY_QUEUE", f"control-plane-test-{os.getpid()}")
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls made by
+# the tests themselves are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from control_plane.settings import *  # noqa: E402,F403
+from control_plane.settings import STORAGES  # noqa: E402
+
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
