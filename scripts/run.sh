@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Migrate, seed the demo, then run the web server and a Celery worker (with beat) side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+export DJANGO_SETTINGS_MODULE=control_plane.settings
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+
+"$PY" manage.py migrate --noinput
+"$PY" manage.py collectstatic --noinput >/dev/null
+"$PY" manage.py seed_demo
+
+"$VENV/bin/celery" -A control_plane worker --beat --pool=solo --loglevel=WARNING &
+worker=$!
+trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then mode="embedded: SQLite in var/"; else mode="PostgreSQL"; fi
+if [ -z "${REDIS_URL:-}" ]; then broker="filesystem broker in var/broker"; else broker="Redis"; fi
+echo "Control plane on http://$HOST:$PORT/ ($mode, $broker). Log in with a demo user above. Ctrl-C stops."
+"$VENV/bin/gunicorn" control_plane.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - --log-level warning

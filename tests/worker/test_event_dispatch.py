@@ -1,0 +1,118 @@
+"""A real Celery worker, on the real Redis broker, dispatching journal events."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+
+from control_plane.celery import app as celery_app
+from control_plane.journal import register_consumer
+from control_plane.models import Event, EventConsumption, TaskRun
+from registry import services
+
+pytestmark = pytest.mark.worker
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def worker(transactional_db, monkeypatch):
+    """Starts `celery worker` against the test database and the test queue."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "control_plane", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # The namespaced key is the one Celery reads (config comes from Django settings).
+    monkeypatch.setitem(celery_app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        output, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+    connection.close()
+    print(output[-4000:])
+
+
+def test_worker_dispatches_journal_events_after_commit(worker, contributor):
+    model = services.model_create(actor=contributor, name="dispatch-me")
+    event = Event.objects.get(type="model.created", model_name=model.name)
+
+    handled = wait_for(lambda: EventConsumption.objects.filter(event=event, consumer="log").exists())
+
+    assert handled, "the worker never recorded the event as handled by the log consumer"
+    assert EventConsumption.objects.filter(event=event, consumer="log").count() == 1
+    assert wait_for(
+        lambda: TaskRun.objects.filter(name="control_plane.tasks.dispatch_events", status="succeeded").exists()
+    ), list(TaskRun.objects.values("name", "status", "error"))
+
+
+def test_events_of_a_rolled_back_change_are_never_dispatched(worker, contributor):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.model_create(actor=contributor, name="never-committed")
+        raise RuntimeError("abort the change")
+    services.model_create(actor=contributor, name="committed")
+    committed = Event.objects.get(model_name="committed")
+
+    assert wait_for(lambda: EventConsumption.objects.filter(event=committed).exists())
+    assert not Event.objects.filter(model_name="never-committed").exists()
+
+
+@shared_task(name="tests.always_fails")
+def always_fails():
+    raise ValueError("broken on purpose")
+
+
+def test_failed_task_leaves_a_visible_task_row(db):
+    result = always_fails.apply()
+
+    assert result.failed()
+    run = TaskRun.objects.get(task_id=result.id)
+    assert run.status == "failed"
+    assert "broken on purpose" in run.error
+
+
+def test_dispatch_handles_each_event_once_per_consumer(db, contributor):
+    seen = []
+    register_consumer("test-recorder", lambda event: seen.append(event.id))
+    try:
+        services.model_create(actor=contributor, name="once-only")
+        from control_plane.journal import events_dispatch
+
+        events_dispatch()
+        events_dispatch()
+    finally:
+        from control_plane import journal
+
+        journal._consumers.pop("test-recorder", None)
+    ids = list(Event.objects.filter(model_name="once-only").values_list("id", flat=True))
+    assert ids and seen.count(ids[0]) == 1
+    assert EventConsumption.objects.filter(event_id=ids[0], consumer="test-recorder").count() == 1
