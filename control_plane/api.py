@@ -41,7 +41,10 @@ def event_filter(params) -> dict:
         except ValueError:
             raise Invalid("'version' must be a whole number.", details={"version": ["Not a number."]}) from None
     if params.get("since"):
-        since = parse_datetime(params["since"].replace(" ", "+"))
+        try:
+            since = parse_datetime(params["since"].replace(" ", "+"))
+        except ValueError:  # well formed but out of range, e.g. month 13
+            since = None
         if since is None or since.tzinfo is None:
             raise Invalid(
                 "'since' must be an ISO 8601 time with a timezone.", details={"since": ["Invalid datetime."]}

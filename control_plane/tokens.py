@@ -18,6 +18,7 @@ from .roles import MANAGE_USERS, user_can
 
 TOKEN_PREFIX = "cpt_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+MAX_EXPIRY_DAYS = 3650
 
 
 def _hash(raw: str) -> str:
@@ -45,8 +46,11 @@ def token_create(
     name = (name or "").strip()
     if not name:
         raise Invalid("A token needs a name.", details={"name": ["This field is required."]})
-    if expires_days is not None and expires_days < 1:
-        raise Invalid("expires_days must be at least 1.", details={"expires_days": ["Must be >= 1."]})
+    if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRY_DAYS:
+        raise Invalid(
+            f"expires_days must be between 1 and {MAX_EXPIRY_DAYS}.",
+            details={"expires_days": [f"Must be 1 to {MAX_EXPIRY_DAYS}."]},
+        )
     prefix = secrets.token_hex(6)
     raw = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None

@@ -57,14 +57,19 @@ def refuse(request, exc: ServiceError) -> int:
     return exc.status
 
 
-def _int_or_none(raw: str | None, field: str) -> int | None:
+def _int_or_none(raw: str | None, field: str, *, low: int = 1, high: int | None = None) -> int | None:
+    """A form's optional whole number, checked like the API's serializers check it."""
     raw = (raw or "").strip()
     if not raw:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise Invalid(f"'{field}' must be a whole number.", details={field: ["Not a number."]}) from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise Invalid(f"'{field}' must be {bounds}.", details={field: [f"Must be {bounds}."]})
+    return value
 
 
 # --- Home -----------------------------------------------------------------------------
@@ -150,7 +155,7 @@ def token_list(request):
                 owner=request.user,
                 name=request.POST.get("name", ""),
                 read_only=request.POST.get("read_only") == "on",
-                expires_days=_int_or_none(request.POST.get("expires_days"), "expires_days"),
+                expires_days=_int_or_none(request.POST.get("expires_days"), "expires_days", high=3650),
             )
             messages.success(request, f"Token '{issued.token.name}' created.")
         except ServiceError as exc:

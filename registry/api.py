@@ -178,7 +178,8 @@ class TransitionOut(serializers.Serializer):
 
 class ModelListApi(APIView):
     class InputSerializer(StrictSerializer):
-        name = serializers.CharField(max_length=128)
+        # Not trimmed: " churn" is an invalid name, not silently a different one.
+        name = serializers.CharField(max_length=128, trim_whitespace=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
         tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
         required_approvals = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)
@@ -279,7 +280,10 @@ class ModelHistoryApi(APIView):
         model = selectors.model_get(name)
         at_raw = request.query_params.get("at")
         if at_raw:
-            at = parse_datetime(at_raw.replace(" ", "+"))
+            try:
+                at = parse_datetime(at_raw.replace(" ", "+"))
+            except ValueError:  # well formed but out of range, e.g. month 13
+                at = None
             if at is None:
                 raise Invalid(f"'at' is not an ISO 8601 time: {at_raw!r}.", details={"at": ["Invalid datetime."]})
             if at.tzinfo is None:

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from control_plane import roles
 from control_plane.errors import NotFound
 
 from . import stages
@@ -109,6 +110,8 @@ def promotion_get(request_id: int) -> PromotionRequest:
 
 def promotion_inbox(user: User) -> QuerySet[PromotionRequest]:
     """Pending requests this user could decide: not their own, not already decided by them."""
+    if not roles.user_can(user, roles.DECIDE_PROMOTION):
+        return PromotionRequest.objects.none()
     return (
         promotion_list(status=PromotionStatus.PENDING)
         .exclude(requested_by=user)

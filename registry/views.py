@@ -8,6 +8,7 @@ message and status code; a write that worked redirects back (post/redirect/get).
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from control_plane.errors import ServiceError
@@ -180,6 +181,14 @@ def inbox(request):
     )
 
 
+def _stored_time(gate) -> object:
+    """The evaluated_at of a gate stored as JSON, as a datetime (None if unreadable)."""
+    try:
+        return parse_datetime(gate.get("evaluated_at") or "") if isinstance(gate, dict) else None
+    except ValueError:
+        return None
+
+
 def _promotion_page(request, pk, *, status=200, posted=None):
     promotion = or_404(selectors.promotion_get, pk)
     user = request.user
@@ -208,6 +217,7 @@ def _promotion_page(request, pk, *, status=200, posted=None):
             "decisions": decisions,
             "gate": gate,
             "gate_source": gate_source,
+            "gate_evaluated_at": _stored_time(gate),
             "transitions": transitions,
             "is_requester": is_requester,
             "already_decided": already_decided,

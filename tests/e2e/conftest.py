@@ -1,0 +1,72 @@
+"""A real headless Chromium (Debian's, not Playwright's download) against the live server."""
+
+import os
+import re
+
+import pytest
+
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"No Chromium at {CHROMIUM} (set E2E_CHROMIUM).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    """A fresh browser context (no cookies) per test, with a 15 s default timeout."""
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def login(page):
+    """login(user) fills in the login form and lands on the home page."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    def do_login(user):
+        page.goto("/accounts/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("#login-button")
+        page.wait_for_url(re.compile(r"^https?://[^/]+/$"))
+        expect(page.locator(".whoami .username")).to_have_text(user.username)
+
+    return do_login
+
+
+@pytest.fixture
+def logout(page):
+    def do_logout():
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url("**/accounts/login/")
+
+    return do_logout
