@@ -343,14 +343,17 @@ def promotion_request(*, actor: User, model_name: str, version: int, reason: str
                 f"{mv} is in stage '{mv.stage}'; only a Staging version can be proposed for Production.",
                 code="version_not_in_staging",
             )
+        current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
         existing = PromotionRequest.objects.filter(version=mv, status=PromotionStatus.PENDING).first()
         if existing is not None:
-            raise Conflict(
-                f"{mv} already has pending promotion request #{existing.pk}.",
-                code="promotion_already_pending",
-                details={"promotion_request": existing.pk},
-            )
-        current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
+            if existing.production_version_at_request_id == (current.pk if current else None):
+                raise Conflict(
+                    f"{mv} already has pending promotion request #{existing.pk}.",
+                    code="promotion_already_pending",
+                    details={"promotion_request": existing.pk},
+                )
+            # The old request went stale (Production changed since): a new one replaces it.
+            _close_pending_requests(mv, actor, "Superseded: the Production version changed since it was filed.")
         request = PromotionRequest.objects.create(
             model=model,
             version=mv,
@@ -380,7 +383,11 @@ def _lock_request(request_id: int) -> tuple[PromotionRequest, RegisteredModel]:
     if found is None:
         raise NotFound(f"Promotion request {request_id} does not exist.", code="promotion_not_found")
     model = _lock_model(found)
-    request = PromotionRequest.objects.select_for_update().select_related("version", "requested_by").get(pk=request_id)
+    request = (
+        PromotionRequest.objects.select_for_update(of=("self",))
+        .select_related("version", "requested_by")
+        .get(pk=request_id)
+    )
     request.model = model
     request.version.model = model
     return request, model

@@ -68,7 +68,8 @@ def test_a_request_id_is_generated_when_absent_or_unusable(api, contributor):
     assert r.status_code == 201 and len(generated) >= 16
     assert Event.objects.get(type="model.created", model_name="gen-id").request_id == generated
 
-    r = client.post("/api/v1/models/", {"name": "bad-id"}, format="json", headers={"X-Request-ID": "has spaces; and more"})
+    unusable = {"X-Request-ID": "has spaces; and more"}
+    r = client.post("/api/v1/models/", {"name": "bad-id"}, format="json", headers=unusable)
     assert r.status_code == 201 and r["X-Request-ID"] != "has spaces; and more"
     assert Event.objects.get(type="model.created", model_name="bad-id").request_id == r["X-Request-ID"]
 

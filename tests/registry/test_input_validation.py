@@ -132,8 +132,8 @@ def test_ten_megabyte_body_is_413(client):
     r = client.post("/api/v1/models/churn-predictor/versions/", big, content_type="application/json")
     error = assert_error(r, 413, "payload_too_large")
     assert error["details"]["limit_bytes"] < len(big)
-    r = client.post("/api/v1/models/", '{"name": "big", "description": "' + "y" * (10 * 1024 * 1024) + '"}',
-                    content_type="application/json")
+    big = '{"name": "big", "description": "' + "y" * (10 * 1024 * 1024) + '"}'
+    r = client.post("/api/v1/models/", big, content_type="application/json")
     assert_error(r, 413, "payload_too_large")
     assert counts() == before
     assert not RegisteredModel.objects.filter(name="big").exists()
@@ -190,11 +190,11 @@ def test_unknown_fields_are_422(client, method, path, body, unknown):
 def test_unknown_model_and_version_are_404(client):
     before = counts()
     assert_error(client.get("/api/v1/models/nope/"), 404, "model_not_found")
-    assert_error(client.post("/api/v1/models/nope/versions/", {"source": "s3://b/m"}, format="json"), 404, "model_not_found")
+    r = client.post("/api/v1/models/nope/versions/", {"source": "s3://b/m"}, format="json")
+    assert_error(r, 404, "model_not_found")
     assert_error(client.get("/api/v1/models/churn-predictor/versions/99/"), 404, "version_not_found")
-    assert_error(
-        client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 99}, format="json"), 404, "version_not_found"
-    )
+    r = client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 99}, format="json")
+    assert_error(r, 404, "version_not_found")
     assert_error(client.get("/api/v1/promotions/999999/"), 404, "promotion_not_found")
     assert counts() == before
 
@@ -204,7 +204,8 @@ def test_promotion_of_a_version_not_in_staging_is_409(client):
     r = client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 1}, format="json")
     assert_error(r, 409, "version_not_in_staging")
     assert counts() == before
-    assert client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 2}, format="json").status_code == 201
+    r = client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 2}, format="json")
+    assert r.status_code == 201
     after_first = counts()
     r = client.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 2}, format="json")
     assert_error(r, 409, "promotion_already_pending")
@@ -213,5 +214,6 @@ def test_promotion_of_a_version_not_in_staging_is_409(client):
 
 def test_a_valid_registration_still_works_after_all_that(client):
     """Guards the negative tests above: the same client and paths do accept good input."""
-    r = client.post("/api/v1/models/churn-predictor/versions/", {"source": "s3://b/m", "input_schema": SCHEMA}, format="json")
+    body = {"source": "s3://b/m", "input_schema": SCHEMA}
+    r = client.post("/api/v1/models/churn-predictor/versions/", body, format="json")
     assert r.status_code == 201 and r.json()["version"] == 3

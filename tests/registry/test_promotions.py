@@ -162,6 +162,26 @@ def test_request_filed_before_another_version_reached_production_is_stale(
     assert stage_of(1) == "production" and stage_of(2) == "archived"
 
 
+def test_filing_again_supersedes_a_stale_request_but_not_a_current_one(api, registered_model, contributor, approver):
+    staged_version(contributor)
+    staged_version(contributor)
+    stale = services.promotion_request(actor=contributor, model_name="churn-predictor", version=1)
+    c = api(contributor)
+    r = c.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 1}, format="json")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "promotion_already_pending"
+
+    request_b = services.promotion_request(actor=contributor, model_name="churn-predictor", version=2)
+    services.promotion_approve(actor=approver, request_id=request_b.pk)
+    r = c.post("/api/v1/promotions/", {"model": "churn-predictor", "version": 1}, format="json")
+
+    assert r.status_code == 201, r.json()
+    stale.refresh_from_db()
+    assert stale.status == "cancelled"
+    assert Event.objects.filter(type="promotion.cancelled", payload__promotion_request=stale.pk).count() == 1
+    assert approve(api(approver), r.json()["id"]).status_code == 200
+    assert stage_of(1) == "production" and stage_of(2) == "archived"
+
+
 def test_request_filed_while_v1_in_production_goes_stale_after_a_rollback(api, registered_model, contributor, approver):
     promote(contributor, approver)
     promote(contributor, approver)  # v2 production, v1 archived
