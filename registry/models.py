@@ -55,6 +55,11 @@ class ModelVersion(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     input_schema = models.JSONField(default=list, blank=True)
     output_schema = models.JSONField(default=list, blank=True)
+    # What MLflow told us at registration (empty for sources outside MLflow).
+    storage_location = models.CharField(max_length=1000, blank=True, help_text="Where the artifacts are stored.")
+    mlflow_model_id = models.CharField(max_length=64, blank=True)
+    flavors = models.JSONField(default=list, blank=True)
+    signature_found = models.BooleanField(null=True, help_text="None: not an MLflow source.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -73,6 +78,24 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} v{self.version}"
+
+
+class ModelAlias(models.Model):
+    """A named pointer to a version (MLflow aliases). The production alias is not stored:
+    it always names the Production version, and is set only through a promotion."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="aliases")
+    alias = models.CharField(max_length=255)
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="aliases")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["alias"]
+        constraints = [models.UniqueConstraint(fields=["model", "alias"], name="unique_alias_per_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.alias}"
 
 
 class StageTransition(models.Model):

@@ -1,0 +1,185 @@
+"""Models and versions: create, update, delete."""
+
+import re
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from control_plane import roles
+from control_plane.errors import Conflict, Invalid
+from control_plane.journal import event_append
+
+from .. import stages
+from ..models import (
+    MODEL_NAME_PATTERN,
+    ModelVersion,
+    RegisteredModel,
+)
+from ..schema import schema_normalise, schema_problems
+from ._common import _check_tags, _lock_model, _require, _version
+
+
+# --- Models ---------------------------------------------------------------------------
+
+
+def model_create(
+    *,
+    actor: User,
+    name: str,
+    description: str = "",
+    tags: dict | None = None,
+    required_approvals: int = 1,
+    owner: User | None = None,
+) -> RegisteredModel:
+    _require(actor, roles.REGISTER)
+    if not re.match(MODEL_NAME_PATTERN, name or ""):
+        raise Invalid(
+            "Model names are 1 to 128 letters, digits, '.', '_' or '-'.",
+            code="invalid_name",
+            details={"name": ["Use 1 to 128 letters, digits, '.', '_' or '-'."]},
+        )
+    if not 1 <= required_approvals <= 10:
+        raise Invalid("required_approvals must be between 1 and 10.", details={"required_approvals": ["1 to 10."]})
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                name=name,
+                description=description,
+                tags=_check_tags(tags),
+                required_approvals=required_approvals,
+                owner=owner or actor,
+                created_by=actor,
+            )
+            event_append(
+                type="model.created",
+                actor=actor,
+                model_name=name,
+                payload={"required_approvals": required_approvals, "owner": model.owner.username},
+            )
+    except IntegrityError:
+        raise Conflict(f"Model '{name}' already exists.", code="model_exists") from None
+    return model
+
+
+def model_update(
+    *,
+    actor: User,
+    name: str,
+    description: str | None = None,
+    tags: dict | None = None,
+    required_approvals: int | None = None,
+) -> RegisteredModel:
+    _require(actor, roles.REGISTER)
+    with transaction.atomic():
+        model = _lock_model(name)
+        changes = {}
+        if description is not None and description != model.description:
+            changes["description"] = description
+        if tags is not None and _check_tags(tags) != model.tags:
+            changes["tags"] = tags
+        if required_approvals is not None and required_approvals != model.required_approvals:
+            # Lowering the number of approvers weakens the four-eyes rule: approvers only.
+            if required_approvals < model.required_approvals:
+                _require(actor, roles.DECIDE_PROMOTION)
+            if not 1 <= required_approvals <= 10:
+                raise Invalid("required_approvals must be between 1 and 10.", details={"required_approvals": ["1 to 10."]})
+            changes["required_approvals"] = required_approvals
+        if changes:
+            for field, value in changes.items():
+                setattr(model, field, value)
+            model.save()
+            event_append(type="model.updated", actor=actor, model_name=name, payload={"changed": sorted(changes)})
+    return model
+
+
+def model_delete(*, actor: User, name: str) -> None:
+    _require(actor, roles.DELETE_MODEL)
+    with transaction.atomic():
+        model = _lock_model(name)
+        production = model.versions.filter(stage=stages.PRODUCTION).first()
+        if production is not None:
+            raise Conflict(
+                f"Model '{name}' has version {production.version} in Production; roll it back or archive it first.",
+                code="model_in_production",
+            )
+        count = model.versions.count()
+        model.delete()
+        event_append(type="model.deleted", actor=actor, model_name=name, payload={"versions": count})
+
+
+# --- Versions -------------------------------------------------------------------------
+
+
+def version_register(
+    *,
+    actor: User,
+    model_name: str,
+    source: str,
+    run_id: str = "",
+    description: str = "",
+    metrics: dict | None = None,
+    params: dict | None = None,
+    tags: dict | None = None,
+    input_schema: list | None = None,
+    output_schema: list | None = None,
+) -> ModelVersion:
+    _require(actor, roles.REGISTER)
+    problems = {}
+    if not source or not source.strip():
+        problems["source"] = ["A source URI is required."]
+    for field, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
+        if schema:
+            found = schema_problems(schema)
+            if found:
+                problems[field] = found
+    if metrics and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()):
+        problems["metrics"] = ["Metric values must be numbers."]
+    if problems:
+        raise Invalid("The version is invalid: " + "; ".join(f"{k}: {v[0]}" for k, v in problems.items()), details=problems)
+    with transaction.atomic():
+        model = _lock_model(model_name)
+        model.last_version += 1
+        model.save(update_fields=["last_version", "updated_at"])
+        version = ModelVersion.objects.create(
+            model=model,
+            version=model.last_version,
+            source=source.strip(),
+            run_id=run_id or "",
+            description=description or "",
+            metrics=metrics or {},
+            params={k: str(v) for k, v in (params or {}).items()},
+            tags=_check_tags(tags),
+            input_schema=schema_normalise(input_schema or []),
+            output_schema=schema_normalise(output_schema or []),
+            created_by=actor,
+        )
+        event_append(
+            type="version.registered",
+            actor=actor,
+            model_name=model.name,
+            version=version.version,
+            payload={"source": version.source, "run_id": version.run_id},
+        )
+    return version
+
+
+def version_update(
+    *, actor: User, model_name: str, version: int, description: str | None = None, tags: dict | None = None
+) -> ModelVersion:
+    _require(actor, roles.REGISTER)
+    with transaction.atomic():
+        model = _lock_model(model_name)
+        mv = _version(model, version)
+        changed = []
+        if description is not None and description != mv.description:
+            mv.description = description
+            changed.append("description")
+        if tags is not None and _check_tags(tags) != mv.tags:
+            mv.tags = tags
+            changed.append("tags")
+        if changed:
+            mv.save(update_fields=[*changed, "updated_at"])
+            event_append(
+                type="version.updated", actor=actor, model_name=model.name, version=mv.version, payload={"changed": changed}
+            )
+    return mv

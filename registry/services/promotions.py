@@ -1,0 +1,236 @@
+"""Promotion requests and the four-eyes decisions on them."""
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from control_plane import roles
+from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
+from control_plane.journal import event_append
+
+from .. import stages
+from ..gate import gate_evaluate
+from ..models import (
+    ModelVersion,
+    PromotionDecision,
+    PromotionRequest,
+    PromotionStatus,
+    RegisteredModel,
+)
+from ._common import _lock_model, _require, _version
+from .stage_changes import Kind, _close_pending_requests, _make_production
+
+
+# --- Promotion requests ---------------------------------------------------------------
+
+
+def promotion_request(*, actor: User, model_name: str, version: int, reason: str = "") -> PromotionRequest:
+    _require(actor, roles.REQUEST_PROMOTION)
+    with transaction.atomic():
+        model = _lock_model(model_name)
+        mv = _version(model, version)
+        if mv.stage != stages.STAGING:
+            raise Conflict(
+                f"{mv} is in stage '{mv.stage}'; only a Staging version can be proposed for Production.",
+                code="version_not_in_staging",
+            )
+        current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
+        existing = PromotionRequest.objects.filter(version=mv, status=PromotionStatus.PENDING).first()
+        if existing is not None:
+            if existing.production_version_at_request_id == (current.pk if current else None):
+                raise Conflict(
+                    f"{mv} already has pending promotion request #{existing.pk}.",
+                    code="promotion_already_pending",
+                    details={"promotion_request": existing.pk},
+                )
+            # The old request went stale (Production changed since): a new one replaces it.
+            _close_pending_requests(mv, actor, "Superseded: the Production version changed since it was filed.")
+        request = PromotionRequest.objects.create(
+            model=model,
+            version=mv,
+            requested_by=actor,
+            reason=reason,
+            required_approvals=model.required_approvals,
+            production_version_at_request=current,
+            gate=gate_evaluate(mv),
+        )
+        event_append(
+            type="promotion.requested",
+            actor=actor,
+            model_name=model.name,
+            version=mv.version,
+            payload={
+                "promotion_request": request.pk,
+                "reason": reason,
+                "required_approvals": request.required_approvals,
+                "gate_passed": request.gate["passed"],
+            },
+        )
+    return request
+
+
+def _lock_request(request_id: int) -> tuple[PromotionRequest, RegisteredModel]:
+    found = PromotionRequest.objects.filter(pk=request_id).values_list("model__name", flat=True).first()
+    if found is None:
+        raise NotFound(f"Promotion request {request_id} does not exist.", code="promotion_not_found")
+    model = _lock_model(found)
+    request = (
+        PromotionRequest.objects.select_for_update(of=("self",))
+        .select_related("version", "requested_by")
+        .get(pk=request_id)
+    )
+    request.model = model
+    request.version.model = model
+    return request, model
+
+
+def _require_pending(request: PromotionRequest) -> None:
+    if request.status != PromotionStatus.PENDING:
+        raise Conflict(f"Promotion request #{request.pk} is already {request.status}.", code="promotion_closed")
+
+
+def _require_not_stale(request: PromotionRequest, model: RegisteredModel) -> None:
+    version = request.version
+    if version.stage != stages.STAGING:
+        raise Conflict(
+            f"{version} has left Staging (it is '{version.stage}') since request #{request.pk} was filed.",
+            code="promotion_stale",
+        )
+    current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).values_list("pk", flat=True).first()
+    if current != request.production_version_at_request_id:
+        raise Conflict(
+            f"Model '{model.name}' got another Production version since request #{request.pk} was filed; "
+            "file a new request so approvers see the current state.",
+            code="promotion_stale",
+        )
+
+
+def _close(request: PromotionRequest, status: str, actor: User) -> None:
+    request.status = status
+    request.closed_at = timezone.now()
+    request.closed_by = actor
+    request.save(update_fields=["status", "closed_at", "closed_by"])
+
+
+def promotion_approve(
+    *, actor: User, request_id: int, comment: str = "", override_reason: str = ""
+) -> PromotionRequest:
+    _require(actor, roles.DECIDE_PROMOTION)
+    with transaction.atomic():
+        request, model = _lock_request(request_id)
+        _require_pending(request)
+        if request.requested_by_id == actor.id:
+            raise Forbidden(
+                f"You filed promotion request #{request.pk}; someone else must approve it.",
+                code="self_approval_forbidden",
+            )
+        if request.decisions.filter(approver=actor).exists():
+            raise Conflict(f"You already approved promotion request #{request.pk}.", code="already_decided")
+        _require_not_stale(request, model)
+        gate = gate_evaluate(request.version)
+        override_reason = (override_reason or "").strip()
+        if not gate["passed"] and not override_reason:
+            raise Invalid(
+                "The release gate fails (" + ", ".join(gate["failing"]) + "); approve with an override_reason to proceed.",
+                code="gate_failed",
+                details={"failing_checks": gate["failing"], "gate": gate},
+            )
+        if gate["passed"]:
+            override_reason = ""
+        PromotionDecision.objects.create(
+            request=request,
+            approver=actor,
+            verdict=PromotionDecision.Verdict.APPROVE,
+            comment=comment,
+            gate=gate,
+            override_reason=override_reason,
+        )
+        approvals = request.decisions.filter(verdict=PromotionDecision.Verdict.APPROVE).count()
+        event_append(
+            type="promotion.approval_recorded",
+            actor=actor,
+            model_name=model.name,
+            version=request.version.version,
+            payload={
+                "promotion_request": request.pk,
+                "comment": comment,
+                "approvals": approvals,
+                "required_approvals": request.required_approvals,
+            },
+        )
+        if override_reason:
+            event_append(
+                type="gate.overridden",
+                actor=actor,
+                model_name=model.name,
+                version=request.version.version,
+                payload={"promotion_request": request.pk, "override_reason": override_reason, "failing_checks": gate["failing"]},
+            )
+        if approvals >= request.required_approvals:
+            _close(request, PromotionStatus.APPROVED, actor)
+            event_append(
+                type="promotion.approved",
+                actor=actor,
+                model_name=model.name,
+                version=request.version.version,
+                payload={"promotion_request": request.pk, "approvals": approvals},
+            )
+            _make_production(
+                model,
+                request.version,
+                kind=Kind.PROMOTION,
+                actor=actor,
+                reason=request.reason or f"Promotion request #{request.pk} approved.",
+                request=request,
+            )
+    return request
+
+
+def promotion_reject(*, actor: User, request_id: int, comment: str) -> PromotionRequest:
+    _require(actor, roles.DECIDE_PROMOTION)
+    comment = (comment or "").strip()
+    if not comment:
+        raise Invalid("A rejection needs a comment saying why.", details={"comment": ["This field is required."]})
+    with transaction.atomic():
+        request, model = _lock_request(request_id)
+        _require_pending(request)
+        if request.requested_by_id == actor.id:
+            raise Forbidden(
+                f"You filed promotion request #{request.pk}; cancel it instead of rejecting it.",
+                code="self_decision_forbidden",
+            )
+        if request.decisions.filter(approver=actor).exists():
+            raise Conflict(f"You already decided on promotion request #{request.pk}.", code="already_decided")
+        PromotionDecision.objects.create(
+            request=request,
+            approver=actor,
+            verdict=PromotionDecision.Verdict.REJECT,
+            comment=comment,
+            gate=gate_evaluate(request.version),
+        )
+        _close(request, PromotionStatus.REJECTED, actor)
+        event_append(
+            type="promotion.rejected",
+            actor=actor,
+            model_name=model.name,
+            version=request.version.version,
+            payload={"promotion_request": request.pk, "comment": comment},
+        )
+    return request
+
+
+def promotion_cancel(*, actor: User, request_id: int, reason: str = "") -> PromotionRequest:
+    with transaction.atomic():
+        request, model = _lock_request(request_id)
+        if request.requested_by_id != actor.id and not roles.user_can(actor, roles.MANAGE_USERS):
+            raise Forbidden("Only the requester (or an admin) can cancel a promotion request.", code="permission_denied")
+        _require_pending(request)
+        _close(request, PromotionStatus.CANCELLED, actor)
+        event_append(
+            type="promotion.cancelled",
+            actor=actor,
+            model_name=model.name,
+            version=request.version.version,
+            payload={"promotion_request": request.pk, "reason": reason},
+        )
+    return request
