@@ -34,7 +34,7 @@ class Conflict(ServiceError):
 
 class Invalid(ServiceError):
     status = 422
-    code = "invalid"
+    code = "validation_error"
 
 
 class Forbidden(ServiceError):

@@ -4,6 +4,7 @@ With no DATABASE_URL and no REDIS_URL the project runs embedded: a local SQLite
 file and Celery on kombu's filesystem transport, so one command shows it working.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -132,6 +133,18 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+
+# --- MLflow
+# The tracking server the control plane reads runs, logged models and artifacts from.
+# Unset: sources are stored as given, without reading MLflow.
+MLFLOW_TRACKING_URI = env.str("MLFLOW_TRACKING_URI", default="")
+# The alias that always names the Production version; setting it is a promotion request.
+PRODUCTION_ALIAS = env.str("PRODUCTION_ALIAS", default="champion")
+# How many loaded models one process keeps in memory.
+MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)
+# A request that reads MLflow must not hang on MLflow's default 7 retries of 120 s each.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", env.str("MLFLOW_HTTP_REQUEST_MAX_RETRIES", default="2"))
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", env.str("MLFLOW_HTTP_REQUEST_TIMEOUT", default="20"))
 
 # --- REST API
 REST_FRAMEWORK = {

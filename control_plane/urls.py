@@ -29,6 +29,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
+    path("api/2.0/mlflow/", include("registry.mlflow_urls")),
+    path("ajax-api/2.0/mlflow/", include("registry.mlflow_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -34,6 +34,7 @@ class ModelOut(serializers.ModelSerializer):
     production_version = serializers.SerializerMethodField()
     staging_versions = serializers.SerializerMethodField()
     latest_version = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField(help_text="Alias name to version number.")
 
     class Meta:
         model = RegisteredModel
@@ -47,6 +48,7 @@ class ModelOut(serializers.ModelSerializer):
             "production_version",
             "staging_versions",
             "latest_version",
+            "aliases",
             "created_at",
             "updated_at",
         ]
@@ -61,12 +63,16 @@ class ModelOut(serializers.ModelSerializer):
     def get_latest_version(self, obj) -> int | None:
         return obj.last_version or None
 
+    def get_aliases(self, obj) -> dict[str, int]:
+        return selectors.model_aliases(obj)
+
 
 class VersionOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     created_by = serializers.CharField(source="created_by.username", default=None)
     input_schema = SchemaColumnSerializer(many=True)
     output_schema = SchemaColumnSerializer(many=True)
+    aliases = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
@@ -83,11 +89,18 @@ class VersionOut(serializers.ModelSerializer):
             "tags",
             "input_schema",
             "output_schema",
+            "aliases",
+            "storage_location",
+            "flavors",
             "created_by",
             "created_at",
             "updated_at",
             "stage_changed_at",
         ]
+
+
+    def get_aliases(self, obj) -> list[str]:
+        return selectors.version_aliases(obj)
 
 
 class GateCheckOut(serializers.Serializer):
@@ -298,8 +311,15 @@ class ModelHistoryApi(APIView):
 
 class VersionListApi(APIView):
     class InputSerializer(StrictSerializer):
-        source = serializers.CharField(max_length=1000)
+        source = serializers.CharField(
+            max_length=1000,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="models:/m-<id>, runs:/<run_id>/<path>, or any URI; may be left out when run_id is given.",
+        )
         run_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+        model_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
         description = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
         metrics = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
         params = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
@@ -332,7 +352,7 @@ class VersionListApi(APIView):
         def create():
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
-            version = services.version_register(actor=request.user, model_name=name, **data.validated_data)
+            version = services.version_register_from_source(actor=request.user, model_name=name, **data.validated_data)
             return Response(VersionOut(version).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, create)

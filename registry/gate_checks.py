@@ -16,6 +16,12 @@ def check_registered(version) -> CheckResult:
 
 
 def check_serving_schema(version) -> CheckResult:
+    if version.signature_found is False:
+        return CheckResult(
+            FAIL,
+            f"The MLflow model at {version.source} has no signature, so serving cannot validate requests: "
+            "log it with signature=infer_signature(X, y) and register again.",
+        )
     if not version.input_schema:
         return CheckResult(FAIL, "No input schema registered: serving cannot validate requests.")
     problems = schema_problems(version.input_schema)

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -47,7 +48,12 @@ def staging_versions(model: RegisteredModel) -> list[ModelVersion]:
 
 
 def version_list(model: RegisteredModel, *, stage: str = "") -> QuerySet[ModelVersion]:
-    qs = ModelVersion.objects.filter(model=model).select_related("model", "created_by").order_by("-version")
+    qs = (
+        ModelVersion.objects.filter(model=model)
+        .select_related("model", "created_by")
+        .prefetch_related("aliases")
+        .order_by("-version")
+    )
     if stage:
         qs = qs.filter(stage=stage)
     return qs
@@ -124,3 +130,19 @@ def promotion_counts_by_status() -> dict[str, int]:
     for row in PromotionRequest.objects.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def model_aliases(model: RegisteredModel) -> dict[str, int]:
+    """Every alias of a model, the production alias included, to its version number."""
+    aliases = dict(model.aliases.values_list("alias", "version__version"))
+    production = production_version(model)
+    if production is not None:
+        aliases[settings.PRODUCTION_ALIAS] = production.version
+    return dict(sorted(aliases.items()))
+
+
+def version_aliases(version: ModelVersion) -> list[str]:
+    names = [a.alias for a in version.aliases.all()]
+    if version.stage == stages.PRODUCTION:
+        names.append(settings.PRODUCTION_ALIAS)
+    return sorted(names)

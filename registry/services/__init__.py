@@ -2,11 +2,41 @@
 model row first (so changes to one model are serialised, and two approvals cannot
 both win), checks the rules, writes, and appends one journal event per change."""
 
-from .catalogue import model_create, model_delete, model_update, version_register, version_update
-from .promotions import promotion_approve, promotion_cancel, promotion_reject, promotion_request
+from .aliases import (
+    alias_delete,
+    alias_resolve,
+    alias_set,
+    model_rename,
+    model_tag_set,
+    version_delete,
+    version_tag_set,
+)
+from .catalogue import (
+    model_create,
+    model_delete,
+    model_update,
+    version_register,
+    version_register_from_source,
+    version_update,
+)
+from .promotions import (
+    promotion_approve,
+    promotion_cancel,
+    promotion_reject,
+    promotion_request,
+    promotion_request_ensure,
+)
 from .stage_changes import model_rollback, version_set_stage
 
 __all__ = [
+    "alias_delete",
+    "alias_resolve",
+    "alias_set",
+    "model_rename",
+    "model_tag_set",
+    "version_delete",
+    "version_tag_set",
+    "promotion_request_ensure",
     "model_create",
     "model_delete",
     "model_rollback",
@@ -16,6 +46,7 @@ __all__ = [
     "promotion_reject",
     "promotion_request",
     "version_register",
+    "version_register_from_source",
     "version_set_stage",
     "version_update",
 ]

@@ -15,6 +15,8 @@ from ..models import (
     ModelVersion,
     RegisteredModel,
 )
+from .. import mlflow_source
+from ..mlflow_source import SourceInfo
 from ..schema import schema_normalise, schema_problems
 from ._common import _check_tags, _lock_model, _require, _version
 
@@ -122,7 +124,10 @@ def version_register(
     tags: dict | None = None,
     input_schema: list | None = None,
     output_schema: list | None = None,
+    mlflow_info: SourceInfo | None = None,
 ) -> ModelVersion:
+    """Register a version as given. `mlflow_info` carries what the tracking server said about
+    the source (see version_register_from_source)."""
     _require(actor, roles.REGISTER)
     problems = {}
     if not source or not source.strip():
@@ -151,6 +156,10 @@ def version_register(
             tags=_check_tags(tags),
             input_schema=schema_normalise(input_schema or []),
             output_schema=schema_normalise(output_schema or []),
+            storage_location=mlflow_info.storage_location if mlflow_info else "",
+            mlflow_model_id=mlflow_info.model_id if mlflow_info else "",
+            flavors=mlflow_info.flavors if mlflow_info else [],
+            signature_found=mlflow_info.signature_found if mlflow_info else None,
             created_by=actor,
         )
         event_append(
@@ -158,9 +167,53 @@ def version_register(
             actor=actor,
             model_name=model.name,
             version=version.version,
-            payload={"source": version.source, "run_id": version.run_id},
+            payload={
+                "source": version.source,
+                "run_id": version.run_id,
+                "model_id": version.mlflow_model_id,
+                "signature": version.signature_found,
+            },
         )
     return version
+
+
+def version_register_from_source(
+    *,
+    actor: User,
+    model_name: str,
+    source: str = "",
+    run_id: str = "",
+    model_id: str = "",
+    description: str = "",
+    metrics: dict | None = None,
+    params: dict | None = None,
+    tags: dict | None = None,
+    input_schema: list | None = None,
+    output_schema: list | None = None,
+) -> ModelVersion:
+    """Register a version, first reading the run, the model's flavours and signature from
+    MLflow when the source is an MLflow URI (or only a run id is given). What the caller
+    states explicitly wins over what MLflow says."""
+    _require(actor, roles.REGISTER)  # before any network call
+    info = mlflow_source.resolve(source=source, run_id=run_id, model_id=model_id)
+    if info is None:
+        return version_register(
+            actor=actor, model_name=model_name, source=source, run_id=run_id, description=description,
+            metrics=metrics, params=params, tags=tags, input_schema=input_schema, output_schema=output_schema,
+        )
+    return version_register(
+        actor=actor,
+        model_name=model_name,
+        source=info.source,
+        run_id=run_id or info.run_id,
+        description=description,
+        metrics={**info.metrics, **(metrics or {})},
+        params={**info.params, **(params or {})},
+        tags={**info.tags, **(tags or {})},
+        input_schema=input_schema or info.input_schema,
+        output_schema=output_schema or info.output_schema,
+        mlflow_info=info,
+    )
 
 
 def version_update(

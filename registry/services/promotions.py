@@ -18,7 +18,7 @@ from ..models import (
     RegisteredModel,
 )
 from ._common import _lock_model, _require, _version
-from .stage_changes import Kind, _close_pending_requests, _make_production
+from .stage_changes import Kind, _close_pending_requests, _make_production, _move
 
 
 # --- Promotion requests ---------------------------------------------------------------
@@ -29,43 +29,76 @@ def promotion_request(*, actor: User, model_name: str, version: int, reason: str
     with transaction.atomic():
         model = _lock_model(model_name)
         mv = _version(model, version)
-        if mv.stage != stages.STAGING:
-            raise Conflict(
-                f"{mv} is in stage '{mv.stage}'; only a Staging version can be proposed for Production.",
-                code="version_not_in_staging",
-            )
-        current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
-        existing = PromotionRequest.objects.filter(version=mv, status=PromotionStatus.PENDING).first()
+        existing = _current_pending_request(model, mv)
         if existing is not None:
-            if existing.production_version_at_request_id == (current.pk if current else None):
-                raise Conflict(
-                    f"{mv} already has pending promotion request #{existing.pk}.",
-                    code="promotion_already_pending",
-                    details={"promotion_request": existing.pk},
-                )
-            # The old request went stale (Production changed since): a new one replaces it.
-            _close_pending_requests(mv, actor, "Superseded: the Production version changed since it was filed.")
-        request = PromotionRequest.objects.create(
-            model=model,
-            version=mv,
-            requested_by=actor,
-            reason=reason,
-            required_approvals=model.required_approvals,
-            production_version_at_request=current,
-            gate=gate_evaluate(mv),
+            raise Conflict(
+                f"{mv} already has pending promotion request #{existing.pk}.",
+                code="promotion_already_pending",
+                details={"promotion_request": existing.pk},
+            )
+        return _file_request(actor, model, mv, reason)
+
+
+def promotion_request_ensure(*, actor: User, model_name: str, version: int, reason: str = "") -> PromotionRequest | None:
+    """What a Production transition or the production alias means through the MLflow
+    API: the pending request for this version, filed if there is none (staging the
+    version first when it has no stage yet). None when it already is in Production."""
+    _require(actor, roles.REQUEST_PROMOTION)
+    with transaction.atomic():
+        model = _lock_model(model_name)
+        mv = _version(model, version)
+        if mv.stage == stages.PRODUCTION:
+            return None
+        existing = _current_pending_request(model, mv)
+        if existing is not None:
+            return existing
+        if mv.stage == stages.NONE:
+            _require(actor, roles.CHANGE_STAGE)
+            _move(mv, stages.STAGING, kind=Kind.MANUAL, actor=actor, reason="Staged to file a promotion request.")
+        return _file_request(actor, model, mv, reason)
+
+
+def _current_pending_request(model: RegisteredModel, mv: ModelVersion) -> PromotionRequest | None:
+    """The version's pending request, unless it went stale (Production changed since it
+    was filed), in which case it is closed so a new one can replace it."""
+    existing = PromotionRequest.objects.filter(version=mv, status=PromotionStatus.PENDING).first()
+    if existing is None:
+        return None
+    current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).values_list("pk", flat=True).first()
+    if existing.production_version_at_request_id == current:
+        return existing
+    _close_pending_requests(mv, existing.requested_by, "Superseded: the Production version changed since it was filed.")
+    return None
+
+
+def _file_request(actor: User, model: RegisteredModel, mv: ModelVersion, reason: str) -> PromotionRequest:
+    if mv.stage != stages.STAGING:
+        raise Conflict(
+            f"{mv} is in stage '{mv.stage}'; only a Staging version can be proposed for Production.",
+            code="version_not_in_staging",
         )
-        event_append(
-            type="promotion.requested",
-            actor=actor,
-            model_name=model.name,
-            version=mv.version,
-            payload={
-                "promotion_request": request.pk,
-                "reason": reason,
-                "required_approvals": request.required_approvals,
-                "gate_passed": request.gate["passed"],
-            },
-        )
+    current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
+    request = PromotionRequest.objects.create(
+        model=model,
+        version=mv,
+        requested_by=actor,
+        reason=reason,
+        required_approvals=model.required_approvals,
+        production_version_at_request=current,
+        gate=gate_evaluate(mv),
+    )
+    event_append(
+        type="promotion.requested",
+        actor=actor,
+        model_name=model.name,
+        version=mv.version,
+        payload={
+            "promotion_request": request.pk,
+            "reason": reason,
+            "required_approvals": request.required_approvals,
+            "gate_passed": request.gate["passed"],
+        },
+    )
     return request
 
 

@@ -79,7 +79,11 @@ def _make_production(
     return previous
 
 
-def version_set_stage(*, actor: User, model_name: str, version: int, stage: str, reason: str = "") -> ModelVersion:
+def version_set_stage(
+    *, actor: User, model_name: str, version: int, stage: str, reason: str = "", archive_existing: bool = False
+) -> ModelVersion:
+    """A direct move among none, staging and archived. With `archive_existing` (MLflow's
+    archive_existing_versions) the other versions in the target stage are archived."""
     if stage not in stages.STAGES:
         raise Invalid(
             f"Unknown stage '{stage}'; use one of {', '.join(stages.STAGES)}.",
@@ -110,6 +114,11 @@ def version_set_stage(*, actor: User, model_name: str, version: int, stage: str,
         _move(mv, stage, kind=Kind.MANUAL, actor=actor, reason=reason)
         if stage != stages.STAGING:
             _close_pending_requests(mv, actor, f"Version left Staging for '{stage}'.")
+        if archive_existing and stage == stages.STAGING:
+            for other in ModelVersion.objects.select_for_update().filter(model=model, stage=stage).exclude(pk=mv.pk):
+                other.model = model
+                _move(other, stages.ARCHIVED, kind=Kind.REPLACED, actor=actor, reason=f"Replaced in Staging by v{mv.version}.")
+                _close_pending_requests(other, actor, "Version left Staging for 'archived'.")
     return mv
 
 

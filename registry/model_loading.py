@@ -1,0 +1,171 @@
+"""Load a version's model, once per process, with a bounded LRU cache.
+
+Artifacts are downloaded from MLflow (through the tracking server named in settings)
+into a local folder, then loaded: with scikit-learn's own flavour when the model has
+one (a single row scores several times faster than through pyfunc), else as pyfunc.
+The loaded model's signature is checked against the schema stored for the version.
+Serving uses this module; nothing else loads models.
+"""
+
+import hashlib
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from .mlflow_source import schema_from_mlflow
+
+
+class ModelLoadError(Exception):
+    """A version whose model cannot be loaded; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model_name: str
+    version: int
+    flavor: str  # "sklearn" or "python_function"
+    model: Any
+    input_columns: tuple[str, ...]
+    has_proba: bool
+
+    def predict(self, frame):
+        return self.model.predict(frame)
+
+    def predict_proba(self, frame):
+        if not self.has_proba:
+            raise ModelLoadError(f"{self.model_name} v{self.version} gives no probabilities.")
+        return self.model.predict_proba(frame)
+
+
+class _LruCache:
+    def __init__(self):
+        self._items: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one load at a time: loads are big, do them once
+
+    def get(self, key: tuple) -> LoadedModel | None:
+        with self._lock:
+            model = self._items.get(key)
+            if model is not None:
+                self._items.move_to_end(key)
+            return model
+
+    def put(self, key: tuple, model: LoadedModel) -> None:
+        with self._lock:
+            self._items[key] = model
+            self._items.move_to_end(key)
+            while len(self._items) > max(1, settings.MODEL_CACHE_SIZE):
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def keys(self) -> list[tuple]:
+        with self._lock:
+            return list(self._items)
+
+
+_cache = _LruCache()
+
+
+def _key(version) -> tuple:
+    return (version.model.name, version.version, version.storage_location or version.source)
+
+
+def load_version(version) -> LoadedModel:
+    """The loaded model of a ModelVersion, from the cache when it is there."""
+    key = _key(version)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    with _cache._loading:
+        cached = _cache.get(key)
+        if cached is None:
+            cached = _load(version)
+            _cache.put(key, cached)
+    return cached
+
+
+def cached_versions() -> list[tuple[str, int]]:
+    return [(name, number) for name, number, _ in _cache.keys()]
+
+
+def cache_clear() -> None:
+    _cache.clear()
+
+
+def _artifact_dir(version) -> Path:
+    uri = version.storage_location or version.source
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    return Path(settings.VAR_DIR) / "model-artifacts" / f"{version.model.name}-v{version.version}-{digest}"
+
+
+def _download(version) -> Path:
+    from mlflow.artifacts import download_artifacts
+
+    target = _artifact_dir(version)
+    if (target / "MLmodel").exists():
+        return target
+    uri = version.storage_location or version.source
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        local = Path(
+            download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=settings.MLFLOW_TRACKING_URI or None)
+        )
+        if not (local / "MLmodel").exists():
+            raise ModelLoadError(f"{uri} holds no MLmodel file; it is not an MLflow model.")
+        local.rename(target)  # atomic: a half-downloaded folder is never used
+    return target
+
+
+def _load(version) -> LoadedModel:
+    name = f"{version.model.name} v{version.version}"
+    try:
+        path = _download(version)
+        from mlflow.models import Model
+
+        meta = Model.load(str(path / "MLmodel"))
+        _check_signature(name, meta, version.input_schema)
+        if "sklearn" in meta.flavors:
+            import mlflow.sklearn
+
+            model, flavor = mlflow.sklearn.load_model(str(path)), "sklearn"
+        else:
+            import mlflow.pyfunc
+
+            model, flavor = mlflow.pyfunc.load_model(str(path)), "python_function"
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{name} cannot be loaded: {exc}") from exc
+    except Exception as exc:  # whatever MLflow or the flavour raise, the caller gets one clear error
+        raise ModelLoadError(f"{name} cannot be loaded from {version.storage_location or version.source}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    columns = tuple(c["name"] for c in version.input_schema)
+    return LoadedModel(
+        model_name=version.model.name,
+        version=version.version,
+        flavor=flavor,
+        model=model,
+        input_columns=columns,
+        has_proba=hasattr(model, "predict_proba"),
+    )
+
+
+def _check_signature(name: str, meta, stored_schema: list[dict]) -> None:
+    signature = meta.signature
+    if signature is None or signature.inputs is None or not stored_schema:
+        return
+    loaded = schema_from_mlflow(signature.inputs)
+    if not loaded:
+        return
+    as_pairs = lambda schema: [(c["name"], c["type"]) for c in schema]  # noqa: E731
+    if as_pairs(loaded) != as_pairs(stored_schema):
+        raise ModelLoadError(
+            f"the model's signature {as_pairs(loaded)} differs from the schema registered for {name} "
+            f"{as_pairs(stored_schema)}"
+        )
