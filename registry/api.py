@@ -11,7 +11,7 @@ from control_plane.api_base import StrictSerializer, errors, paginate
 from control_plane.errors import Invalid
 from control_plane.idempotency import idempotent
 
-from . import selectors, services, stages
+from . import mlflow_import, selectors, services, stages
 from .gate import gate_evaluate
 from .models import ModelVersion, PromotionRequest, PromotionStatus, RegisteredModel
 
@@ -92,6 +92,7 @@ class VersionOut(serializers.ModelSerializer):
             "aliases",
             "storage_location",
             "flavors",
+            "run_tags",
             "created_by",
             "created_at",
             "updated_at",
@@ -511,3 +512,42 @@ class PromotionCancelApi(APIView):
         data.is_valid(raise_exception=True)
         services.promotion_cancel(actor=request.user, request_id=pk, **data.validated_data)
         return Response(PromotionDetailOut(selectors.promotion_get(pk)).data)
+
+
+# --- Import -------------------------------------------------------------------------
+
+
+class MlflowImportApi(APIView):
+    class InputSerializer(StrictSerializer):
+        registry_uri = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="Defaults to MLFLOW_TRACKING_URI."
+        )
+        models = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+        class Meta:
+            ref_name = "MlflowImport"
+
+    class OutputSerializer(serializers.Serializer):
+        registry_uri = serializers.CharField()
+        changes = serializers.IntegerField()
+        models_created = serializers.ListField(child=serializers.CharField())
+        versions_created = serializers.ListField(child=serializers.CharField())
+        stages_changed = serializers.ListField(child=serializers.CharField())
+        aliases_set = serializers.ListField(child=serializers.CharField())
+        updated = serializers.ListField(child=serializers.CharField())
+        warnings = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "MlflowImportReport"
+
+    @extend_schema(
+        operation_id="import_mlflow_registry",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(400, 401, 403, 422)},
+        description="Copy models and versions from an MLflow registry (admins). Running it again changes nothing.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = mlflow_import.registry_import(actor=request.user, **data.validated_data)
+        return Response(self.OutputSerializer(report.as_dict()).data)

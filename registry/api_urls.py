@@ -10,6 +10,7 @@ urlpatterns = [
     path("models/<model:name>/versions/<int:version>/stage/", api.VersionStageApi.as_view(), name="api-version-stage"),
     path("models/<model:name>/rollback/", api.ModelRollbackApi.as_view(), name="api-model-rollback"),
     path("models/<model:name>/history/", api.ModelHistoryApi.as_view(), name="api-model-history"),
+    path("import/mlflow/", api.MlflowImportApi.as_view(), name="api-import-mlflow"),
     path("promotions/", api.PromotionListApi.as_view(), name="api-promotions"),
     path("promotions/<int:pk>/", api.PromotionDetailApi.as_view(), name="api-promotion"),
     path("promotions/<int:pk>/approve/", api.PromotionApproveApi.as_view(), name="api-promotion-approve"),

@@ -59,6 +59,7 @@ class ModelVersion(models.Model):
     storage_location = models.CharField(max_length=1000, blank=True, help_text="Where the artifacts are stored.")
     mlflow_model_id = models.CharField(max_length=64, blank=True)
     flavors = models.JSONField(default=list, blank=True)
+    run_tags = models.JSONField(default=dict, blank=True, help_text="The MLflow run's own tags (mlflow.* left out).")
     signature_found = models.BooleanField(null=True, help_text="None: not an MLflow source.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -106,6 +107,7 @@ class StageTransition(models.Model):
         PROMOTION = "promotion"
         ROLLBACK = "rollback"
         REPLACED = "replaced", "archived when replaced"
+        IMPORTED = "imported", "imported from MLflow"
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="transitions")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="transitions")
@@ -177,3 +179,21 @@ class PromotionDecision(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_approver")]
+
+
+class MlflowImportedVersion(models.Model):
+    """Which version here a version of another MLflow registry was imported as, so a
+    second import run finds it instead of copying it again."""
+
+    source_registry = models.CharField(max_length=500)
+    source_name = models.CharField(max_length=256)
+    source_version = models.PositiveIntegerField()
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="imported_from")
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_registry", "source_name", "source_version"], name="import_once_per_source_version"
+            )
+        ]

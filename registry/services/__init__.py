@@ -26,7 +26,7 @@ from .promotions import (
     promotion_request,
     promotion_request_ensure,
 )
-from .stage_changes import model_rollback, version_set_stage
+from .stage_changes import model_rollback, version_set_stage, version_set_stage_imported
 
 __all__ = [
     "alias_delete",
@@ -48,5 +48,6 @@ __all__ = [
     "version_register",
     "version_register_from_source",
     "version_set_stage",
+    "version_set_stage_imported",
     "version_update",
 ]

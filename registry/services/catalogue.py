@@ -125,9 +125,11 @@ def version_register(
     input_schema: list | None = None,
     output_schema: list | None = None,
     mlflow_info: SourceInfo | None = None,
+    number: int | None = None,
 ) -> ModelVersion:
     """Register a version as given. `mlflow_info` carries what the tracking server said about
-    the source (see version_register_from_source)."""
+    the source (see version_register_from_source). `number` (imports only) asks for a
+    specific version number above every number handed out so far."""
     _require(actor, roles.REGISTER)
     problems = {}
     if not source or not source.strip():
@@ -143,7 +145,12 @@ def version_register(
         raise Invalid("The version is invalid: " + "; ".join(f"{k}: {v[0]}" for k, v in problems.items()), details=problems)
     with transaction.atomic():
         model = _lock_model(model_name)
-        model.last_version += 1
+        if number is not None and number <= model.last_version:
+            raise Conflict(
+                f"Version number {number} of '{model.name}' is taken (numbers go up to {model.last_version}).",
+                code="version_number_taken",
+            )
+        model.last_version = number if number is not None else model.last_version + 1
         model.save(update_fields=["last_version", "updated_at"])
         version = ModelVersion.objects.create(
             model=model,
@@ -159,6 +166,7 @@ def version_register(
             storage_location=mlflow_info.storage_location if mlflow_info else "",
             mlflow_model_id=mlflow_info.model_id if mlflow_info else "",
             flavors=mlflow_info.flavors if mlflow_info else [],
+            run_tags=mlflow_info.tags if mlflow_info else {},
             signature_found=mlflow_info.signature_found if mlflow_info else None,
             created_by=actor,
         )
@@ -190,6 +198,7 @@ def version_register_from_source(
     tags: dict | None = None,
     input_schema: list | None = None,
     output_schema: list | None = None,
+    number: int | None = None,
 ) -> ModelVersion:
     """Register a version, first reading the run, the model's flavours and signature from
     MLflow when the source is an MLflow URI (or only a run id is given). What the caller
@@ -200,6 +209,7 @@ def version_register_from_source(
         return version_register(
             actor=actor, model_name=model_name, source=source, run_id=run_id, description=description,
             metrics=metrics, params=params, tags=tags, input_schema=input_schema, output_schema=output_schema,
+            number=number,
         )
     return version_register(
         actor=actor,
@@ -209,10 +219,11 @@ def version_register_from_source(
         description=description,
         metrics={**info.metrics, **(metrics or {})},
         params={**info.params, **(params or {})},
-        tags={**info.tags, **(tags or {})},
+        tags=tags,
         input_schema=input_schema or info.input_schema,
         output_schema=output_schema or info.output_schema,
         mlflow_info=info,
+        number=number,
     )
 
 

@@ -186,3 +186,25 @@ def model_rollback(*, actor: User, model_name: str, reason: str, to_version: int
             payload={"reason": reason, "from_version": current.version if current else None, "to_version": target.version},
         )
     return target
+
+
+def version_set_stage_imported(*, actor: User, model_name: str, version: int, stage: str, source: str) -> ModelVersion:
+    """Copy a stage from another MLflow registry while moving over to this one. Only an
+    admin may; Production arrives without a promotion request (it was in Production
+    there), and the history and journal mark the move as imported."""
+    _require(actor, roles.MANAGE_USERS)
+    if stage not in stages.STAGES:
+        raise Invalid(f"Unknown stage '{stage}'.", code="unknown_stage", details={"stage": ["Unknown stage."]})
+    with transaction.atomic():
+        model = _lock_model(model_name)
+        mv = _version(model, version)
+        if mv.stage == stage:
+            return mv
+        reason = f"Imported from the MLflow registry at {source}."
+        if stage == stages.PRODUCTION:
+            _make_production(model, mv, kind=Kind.IMPORTED, actor=actor, reason=reason)
+        else:
+            _move(mv, stage, kind=Kind.IMPORTED, actor=actor, reason=reason)
+            if mv.stage != stages.STAGING:
+                _close_pending_requests(mv, actor, reason)
+    return mv

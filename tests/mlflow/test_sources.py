@@ -37,7 +37,7 @@ def test_logged_model_uri_brings_schema_metrics_params_and_flavours(tracking, cl
     assert body["run_id"] == run_id
     assert body["metrics"] == {"auc": 0.94, "f1": 0.87}
     assert body["params"] == {"C": "1.0", "max_iter": "200"}
-    assert body["tags"] == {"team": "growth"}
+    assert body["tags"] == {} and body["run_tags"] == {"team": "growth"}
     assert "sklearn" in body["flavors"] and "python_function" in body["flavors"]
     version = ModelVersion.objects.get(model__name="churn-predictor", version=body["version"])
     assert version.mlflow_model_id == info.model_id
