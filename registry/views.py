@@ -64,6 +64,7 @@ def _model_page(request, name, *, status=200, posted=None):
             "staging": selectors.staging_versions(model),
             "versions": versions,
             "tags": _pairs(model.tags),
+            "aliases": list(selectors.model_aliases(model).items()),
             "timeline": timeline,
             "promotions": selectors.promotion_list(model_name=model.name)[:20],
             "can_rollback": user_can(request.user, ROLLBACK),
@@ -114,6 +115,8 @@ def _version_page(request, name, version, *, status=200, posted=None):
             "metrics": _pairs(mv.metrics),
             "params": _pairs(mv.params),
             "tags": _pairs(mv.tags),
+            "run_tags": _pairs(mv.run_tags),
+            "aliases": selectors.version_aliases(mv),
             "stage_targets": [(s, STAGE_LABELS[s]) for s in stages.direct_targets(mv.stage)]
             if user_can(user, CHANGE_STAGE)
             else [],
