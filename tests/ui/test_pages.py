@@ -425,3 +425,16 @@ def test_token_expiry_out_of_range_is_refused(client, contributor):
         response = client.post(reverse("tokens"), {"name": "x", "expires_days": days})
         assert response.status_code == 422, days
     assert not ApiToken.objects.filter(user=contributor).exists()
+
+
+def test_aliases_show_on_model_and_version_pages(client, world, contributor, viewer):
+    services.alias_set(actor=contributor, model_name=MODEL, alias="challenger", version=world["v2"].version)
+    client.force_login(viewer)
+
+    model_page = client.get(reverse("model-detail", args=[MODEL])).content.decode()
+    v2_page = client.get(reverse("version-detail", args=[MODEL, world["v2"].version])).content.decode()
+    v1_page = client.get(reverse("version-detail", args=[MODEL, world["v1"].version])).content.decode()
+
+    assert "@challenger → v2" in model_page and "@champion → v1" in model_page
+    assert "@challenger" in v2_page
+    assert "@champion" in v1_page and "@challenger" not in v1_page
