@@ -21,7 +21,8 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         finally:
             reset_request_id(token)
-        response["X-Request-ID"] = request_id
+        if "X-Request-ID" not in response:  # a view may answer for a request id the body named
+            response["X-Request-ID"] = request_id
         return response
 
 

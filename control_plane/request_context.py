@@ -6,7 +6,8 @@ import re
 import uuid
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# 100 characters leave room for the "-<row>" suffix serving adds per row (columns hold 128).
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
 
 
 def new_request_id(proposed: str | None = None) -> str:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CONTROL_PLANE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -36,6 +38,8 @@ INSTALLED_APPS = [
     "control_plane",
     "registry",
     "monitoring",
+    "notifications",
+    "serving",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +150,31 @@ MODEL_CACHE_SIZE = env.int("MODEL_CACHE_SIZE", default=8)
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", env.str("MLFLOW_HTTP_REQUEST_MAX_RETRIES", default="2"))
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", env.str("MLFLOW_HTTP_REQUEST_TIMEOUT", default="20"))
 
+# --- Email and notifications (see README, Notifications)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ml-control-plane@localhost")
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[ML control plane] ")
+# Notifications name their mail backend apart from EMAIL_BACKEND, which test runners replace.
+# The embedded demo has no mail server: unless EMAIL_HOST is given, its mail goes to the console.
+NOTIFY_EMAIL_BACKEND = env.str(
+    "NOTIFY_EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED_DATABASE and not env.str("EMAIL_HOST", default="")
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_DISABLE_AFTER = env.int("NOTIFY_DISABLE_AFTER", default=3)
+NOTIFY_STALE_SECONDS = env.int("NOTIFY_STALE_SECONDS", default=300)
+NOTIFY_ALLOW_HTTP = env.bool("NOTIFY_ALLOW_HTTP", default=False)
+NOTIFY_APPROVER_EMAILS = env.bool("NOTIFY_APPROVER_EMAILS", default=True)
+
 # --- REST API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -209,6 +238,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # In tests that do not run a worker, tasks run inline; the worker test turns this off.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# --- Prediction log (monitoring/prediction_log.py). auto: a Redis stream drained into the
+# database when REDIS_URL is set, else direct database writes (embedded).
+PREDICTION_LOG_BACKEND = env.str("PREDICTION_LOG_BACKEND", default="auto")
+if PREDICTION_LOG_BACKEND not in ("auto", "redis", "direct"):
+    raise ImproperlyConfigured("PREDICTION_LOG_BACKEND must be auto, redis or direct.")
+if PREDICTION_LOG_BACKEND == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("PREDICTION_LOG_BACKEND=redis needs REDIS_URL.")
+PREDICTION_STREAM = env.str("PREDICTION_STREAM", default="predictions")
+# Approximate cap on undrained records kept in Redis (XADD MAXLEN ~); drained ones are deleted.
+PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000)
+PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
+PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
+
 
 LOGGING = {
     "version": 1,
@@ -228,4 +270,9 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE = {
     # On-commit enqueueing is the fast path; this sweep catches events whose enqueue was lost.
     "dispatch-journal-events": {"task": "control_plane.tasks.dispatch_events", "schedule": 60.0},
+    # Deliveries whose task was lost (a worker killed mid-send) are enqueued again.
+    "requeue-stale-deliveries": {"task": "notifications.tasks.requeue_stale_deliveries", "schedule": 60.0},
+    # Backstop for the `drain_predictions` command: drains the stream until empty (no-op when direct).
+    "drain-prediction-log": {"task": "monitoring.tasks.drain_predictions", "schedule": 60.0},
+    "purge-prediction-log": {"task": "monitoring.tasks.purge_predictions", "schedule": crontab(hour=3, minute=17)},
 }

@@ -22,6 +22,9 @@ api_v1 = [
     path("tokens/", api.TokenListApi.as_view(), name="api-tokens"),
     path("tokens/<int:pk>/", api.TokenDetailApi.as_view(), name="api-token"),
     path("", include("registry.api_urls")),
+    path("", include("monitoring.api_urls")),
+    path("", include("serving.urls")),
+    path("", include("notifications.api_urls")),
 ]
 
 urlpatterns = [
@@ -40,4 +43,5 @@ urlpatterns = [
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("", include("registry.urls")),
+    path("", include("notifications.urls")),
 ]

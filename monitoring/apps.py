@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class MonitoringConfig(AppConfig):
-    """Prediction log, drift and performance monitoring. The models arrive with the
-    serving and monitoring work; the app exists so the layout is stable."""
+    """The prediction log (written off the request path, drained into PostgreSQL, ground
+    truth by feedback, purged after PREDICTION_RETENTION_DAYS); drift and performance
+    monitoring build on it."""
 
     name = "monitoring"

@@ -13,8 +13,12 @@ PORT=${PORT:-8000}
 "$PY" manage.py seed_demo
 
 "$VENV/bin/celery" -A control_plane worker --beat --pool=solo --loglevel=WARNING &
-worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
+pids=$!
+if [ -n "${REDIS_URL:-}" ]; then  # predictions go through a Redis stream: drain it into the database
+  "$PY" manage.py drain_predictions --consumer "run-$$" &
+  pids="$pids $!"
+fi
+trap 'kill $pids 2>/dev/null; wait $pids 2>/dev/null' EXIT INT TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then mode="embedded: SQLite in var/"; else mode="PostgreSQL"; fi
 if [ -z "${REDIS_URL:-}" ]; then broker="filesystem broker in var/broker"; else broker="Redis"; fi

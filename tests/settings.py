@@ -7,6 +7,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/contro
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_QUEUE", f"control-plane-test-{os.getpid()}")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+os.environ.setdefault("PREDICTION_STREAM", f"predictions-test-{os.getpid()}")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by
 # the tests themselves are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -99,6 +99,8 @@ def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
     try:
         with transaction.atomic():
             model = _lock_model(name)
+            if new_name == name:
+                return model
             model.name = new_name
             model.save(update_fields=["name", "updated_at"])
             event_append(type="model.renamed", actor=actor, model_name=new_name, payload={"from": name, "to": new_name})

@@ -169,7 +169,15 @@ class Registry:
 
 @pytest.fixture
 def registry(live_server, tracking, monkeypatch):
+    import gc
+
     import mlflow
+    from mlflow.utils import request_utils
 
     mlflow.set_registry_uri(live_server.url)
-    return Registry(live_server.url, tracking, monkeypatch)
+    yield Registry(live_server.url, tracking, monkeypatch)
+    # Drop the MLflow client's keep-alive HTTP sessions: a live-server thread serving a
+    # kept-alive connection holds its database connection until the socket closes,
+    # which would keep the test database from being dropped at the end.
+    request_utils._cached_get_request_session.cache_clear()
+    gc.collect()

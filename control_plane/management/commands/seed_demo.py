@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
+from control_plane.demo_models import save_churn_model
 from control_plane.users import user_create
 from registry import services
 from registry.models import RegisteredModel
@@ -56,11 +57,12 @@ class Command(BaseCommand):
             description="Predicts which subscribers cancel within 30 days.",
             tags={"team": "growth", "task": "binary-classification"},
         )
+        models_dir = Path(settings.VAR_DIR) / "demo-models"
         for number, auc in enumerate((0.86, 0.89, 0.91, 0.92), start=1):
             services.version_register(
                 actor=carol,
                 model_name=name,
-                source=f"runs:/{secrets.token_hex(16)}/model",
+                source=save_churn_model(models_dir / f"churn-v{number}", seed=number, depth=2 + number),
                 metrics={"auc": auc, "f1": round(auc - 0.05, 2)},
                 params={"learning_rate": "0.05", "max_depth": str(4 + number)},
                 input_schema=SCHEMA,

@@ -1,0 +1,70 @@
+"""The prediction log's wire format: one compact JSON object per record, the same in the
+Redis stream and on the direct path. No Django import; cheap on the hot path.
+
+Values PostgreSQL's jsonb refuses (NaN, infinity, the NUL character) are replaced on the
+way in, so a record can never poison a drain batch: non-finite numbers become null, NUL
+becomes U+FFFD. numpy scalars and arrays become plain numbers and lists.
+"""
+
+import json
+import math
+from datetime import date, datetime
+from decimal import Decimal
+
+from .records import PredictionRecord
+
+FIELDS = ("request_id", "model_name", "model_version", "variant", "timestamp", "features", "prediction",
+          "latency_ms", "deployment_id", "extra")
+
+
+def _default(value):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _clean(value):
+    """The slow path: walk the value, replacing what jsonb refuses."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    return _clean(_default(value))
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_default)
+
+
+def encode(record: PredictionRecord) -> str:
+    data = {
+        "request_id": record.request_id,
+        "model_name": record.model_name,
+        "model_version": record.model_version,
+        "variant": record.variant,
+        "timestamp": record.timestamp.isoformat(),
+        "features": record.features,
+        "prediction": record.prediction,
+        "latency_ms": record.latency_ms,
+        "deployment_id": record.deployment_id,
+        "extra": record.extra,
+    }
+    try:
+        text = _dumps(data)
+    except ValueError:  # NaN or infinity somewhere
+        text = ""
+    if not text or "\\u0000" in text:
+        text = _dumps(_clean(data))
+    return text

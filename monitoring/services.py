@@ -1,0 +1,120 @@
+"""Writes to the prediction log other than the log itself: ground truth, retention."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from control_plane import roles
+from control_plane.errors import Forbidden
+
+from .models import PredictionLog
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_MAX_ITEMS = 10_000
+_LOOKUP_CHUNK = 500  # request ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    request_id: str
+    ground_truth: object
+    model: str = ""  # empty: every model's rows with this request id
+
+
+@dataclass
+class FeedbackResult:
+    updated: int = 0  # items whose rows got a new ground truth
+    unchanged: int = 0  # items whose rows already had exactly this ground truth
+    rows_updated: int = 0  # rows changed (a champion and its shadow are two rows)
+    unknown: list[str] = field(default_factory=list)  # request ids with no logged prediction
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackResult:
+    """Attach ground truth to logged predictions, every variant of each request. Idempotent:
+    sending the same ground truth again changes nothing (not even ground_truth_at)."""
+    if not roles.user_can(actor, roles.REGISTER):
+        raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
+    result = FeedbackResult()
+    now = timezone.now()
+    with transaction.atomic():
+        by_request: dict[str, list[tuple[int, str, object]]] = {}  # request id: [(row id, model, ground truth)]
+        ids = sorted({item.request_id for item in items})
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            rows = (
+                PredictionLog.objects.select_for_update()
+                .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
+                .order_by("id")
+                .values_list("id", "request_id", "model_name", "ground_truth")
+            )
+            for pk, request_id, model_name, truth in rows:
+                by_request.setdefault(request_id, []).append((pk, model_name, truth))
+        changes: list[tuple[int, str]] = []  # (row id, ground truth as JSON)
+        for item in items:
+            rows = [r for r in by_request.get(item.request_id, ()) if not item.model or r[1] == item.model]
+            if not rows:
+                result.unknown.append(item.request_id)
+                continue
+            wanted = _canonical(item.ground_truth)
+            stale = [pk for pk, _, truth in rows if truth is None or _canonical(truth) != wanted]
+            changes += [(pk, wanted) for pk in stale]
+            result.updated += bool(stale)
+            result.unchanged += not stale
+        _set_ground_truth(changes, now)
+        result.rows_updated = len(changes)
+    return result
+
+
+def _set_ground_truth(changes: list[tuple[int, str]], now: datetime) -> None:
+    """One UPDATE ... FROM unnest(...) per 5,000 rows on PostgreSQL (Django's bulk_update
+    builds a CASE per row: seconds for 10,000); one UPDATE per distinct value elsewhere."""
+    if connection.vendor == "postgresql":
+        table = PredictionLog._meta.db_table
+        with connection.cursor() as cursor:
+            for start in range(0, len(changes), 5000):
+                chunk = changes[start : start + 5000]
+                cursor.execute(
+                    f"UPDATE {table} SET ground_truth = v.gt, ground_truth_at = %s "
+                    f"FROM unnest(%s::bigint[], %s::jsonb[]) AS v(id, gt) WHERE {table}.id = v.id",
+                    [now, [pk for pk, _ in chunk], [gt for _, gt in chunk]],
+                )
+        return
+    by_value: dict[str, list[int]] = {}
+    for pk, gt in changes:
+        by_value.setdefault(gt, []).append(pk)
+    for gt, pks in by_value.items():
+        for start in range(0, len(pks), _LOOKUP_CHUNK):
+            PredictionLog.objects.filter(pk__in=pks[start : start + _LOOKUP_CHUNK]).update(
+                ground_truth=json.loads(gt), ground_truth_at=now
+            )
+
+
+def predictions_purge(*, older_than_days: int | None = None, batch_size: int = 10_000,
+                      now: datetime | None = None) -> int:
+    """Delete rows served more than `older_than_days` (default PREDICTION_RETENTION_DAYS) ago,
+    `batch_size` rows per transaction so the table is never locked for long. 0 days keeps
+    everything. Answers the rows deleted."""
+    days = settings.PREDICTION_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    total = 0
+    while True:
+        oldest = PredictionLog.objects.filter(ts__lt=cutoff).order_by().values("id")[:batch_size]
+        deleted, _ = PredictionLog.objects.filter(id__in=oldest).delete()
+        total += deleted
+        if deleted < batch_size:
+            break
+    if total:
+        logger.info("Prediction log: purged %d row(s) served before %s.", total, cutoff.isoformat())
+    return total

@@ -1,0 +1,208 @@
+"""The data plane: POST /api/v1/serve/{model}/predict and .../invocations.
+
+Plain Django views rather than DRF: this is the hot path, and every millisecond of
+framework is paid per request. Errors use the API's error format."""
+
+import json
+import time
+
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from control_plane.errors import error_body
+from control_plane.request_context import new_request_id
+from control_plane.roles import READ, user_can
+from control_plane.tokens import TokenRejected, token_authenticate
+from monitoring.prediction_log import log_predictions
+from monitoring.records import PredictionRecord
+from registry.model_loading import ModelLoadError, load_version
+from registry.models import RegisteredModel
+
+from . import mlflow_protocol, shadow
+from .router import Route, routing_table
+from .routing import goes_to_challenger
+from .scoring import score
+from .validation import validate_rows
+
+MAX_ROWS = 10_000
+
+
+class ServingError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or {}
+
+    def response(self, request_id: str) -> JsonResponse:
+        response = JsonResponse(error_body(self.code, self.message, self.details), status=self.status)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _authenticate(request, model_name: str) -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise ServingError(401, "not_authenticated", "Send 'Authorization: Bearer <token>'.")
+    try:
+        token = token_authenticate(header.split(None, 1)[1].strip())
+    except TokenRejected as rejected:
+        raise ServingError(401, "not_authenticated", str(rejected)) from None
+    if token.models_allowed and model_name not in token.models_allowed:
+        raise ServingError(403, "permission_denied", f"This token may not call model '{model_name}'.")
+    if not token.serve_only and not user_can(token.user, READ):
+        raise ServingError(403, "permission_denied", "The token's user has no role.")
+
+
+def _route(model_name: str) -> Route:
+    route = routing_table.route(model_name)
+    if route is not None:
+        return route
+    if not RegisteredModel.objects.filter(name=model_name).exists():
+        raise ServingError(404, "model_not_found", f"Model '{model_name}' does not exist.")
+    raise ServingError(404, "nothing_deployed", f"Model '{model_name}' has no Production version or deployment.")
+
+
+def _choose(route: Route, routing_key: str):
+    if route.challenger is not None and route.challenger_weight and goes_to_challenger(routing_key, route.challenger_weight):
+        return "challenger", route.challenger
+    return "champion", route.champion
+
+
+def _score_version(version, rows: list[dict]) -> list:
+    problems = validate_rows(rows, version.input_schema) if version.input_schema else []
+    if problems:
+        fields = sorted({p["field"] for p in problems if p["field"]})
+        raise ServingError(
+            422,
+            "schema_violation",
+            f"{len(problems)} problem(s) against the serving schema of v{version.version}: "
+            + "; ".join(f"row {p['row']} {p['field'] or ''} {p['problem']}".replace("  ", " ") for p in problems[:5]),
+            {"problems": problems, "fields": fields},
+        )
+    try:
+        loaded = load_version(version)
+    except ModelLoadError as exc:
+        raise ServingError(503, "model_unavailable", str(exc)) from None
+    try:
+        return score(loaded, rows)
+    except Exception as exc:
+        raise ServingError(500, "model_error", f"v{version.version} failed to score: {type(exc).__name__}: {exc}")
+
+
+def _row_ids(request_id: str, count: int) -> list[str]:
+    return [request_id] if count == 1 else [f"{request_id}-{i}" for i in range(count)]
+
+
+def _records(route, version, variant, request_id, rows, predictions, latency_ms, extra=None):
+    now = timezone.now()
+    return [
+        PredictionRecord(
+            request_id=row_id,
+            model_name=route.model_name,
+            model_version=version.version,
+            variant=variant,
+            timestamp=now,
+            features=row,
+            prediction=prediction,
+            latency_ms=latency_ms,
+            deployment_id=route.deployment_id,
+            extra=extra or {},
+        )
+        for row_id, row, prediction in zip(_row_ids(request_id, len(rows)), rows, predictions)
+    ]
+
+
+def _shadow_score(route: Route, request_id: str, rows: list[dict]) -> None:
+    started = time.perf_counter()
+    try:
+        predictions, extra = _score_version(route.challenger, rows), {}
+    except ServingError as exc:
+        predictions, extra = [None] * len(rows), {"error": exc.message}
+    latency = (time.perf_counter() - started) * 1000
+    log_predictions(_records(route, route.challenger, "shadow", request_id, rows, predictions, latency, extra))
+
+
+def serve(request, model_name: str, rows: list, request_id: str, routing_key: str | None):
+    """Route, validate, score, log. Returns (version, variant, predictions, latency_ms)."""
+    started = time.perf_counter()
+    if not isinstance(rows, list) or not rows:
+        raise ServingError(422, "validation_error", "Send at least one row.", {"instances": ["Must be a non-empty list."]})
+    if len(rows) > MAX_ROWS:
+        raise ServingError(413, "payload_too_large", f"At most {MAX_ROWS} rows per request.")
+    route = _route(model_name)
+    variant, version = _choose(route, routing_key or request_id)
+    try:
+        predictions = _score_version(version, rows)
+    except ServingError as exc:
+        if exc.status >= 500:  # the variant failed on valid input: that is evidence for canary analysis
+            latency = (time.perf_counter() - started) * 1000
+            log_predictions(
+                _records(route, version, variant, request_id, rows, [None] * len(rows), latency, {"error": exc.message})
+            )
+        raise
+    latency_ms = (time.perf_counter() - started) * 1000
+    log_predictions(_records(route, version, variant, request_id, rows, predictions, latency_ms))
+    if route.shadow:
+        shadow.submit(_shadow_score, route, request_id, rows)
+    return version, variant, predictions, latency_ms
+
+
+def _parse_json(request) -> dict:
+    try:
+        body = json.loads(request.body or b"null")  # NaN and Infinity parse, so validation can name them
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServingError(400, "malformed_request", f"Malformed JSON body: {exc}") from None
+    if not isinstance(body, dict):
+        raise ServingError(400, "malformed_request", "The body must be a JSON object.")
+    return body
+
+
+@csrf_exempt
+@require_POST
+def predict(request, name):
+    request_id = request.request_id
+    try:
+        _authenticate(request, name)
+        body = _parse_json(request)
+        if body.get("request_id"):
+            request_id = new_request_id(str(body["request_id"]))
+        version, variant, predictions, latency_ms = serve(
+            request, name, body.get("instances"), request_id, body.get("routing_key")
+        )
+    except ServingError as exc:
+        return exc.response(request_id)
+    response = JsonResponse(
+        {
+            "predictions": predictions,
+            "model": name,
+            "model_version": version.version,
+            "variant": variant,
+            "request_id": request_id,
+            "request_ids": _row_ids(request_id, len(predictions)),
+            "latency_ms": round(latency_ms, 3),
+        }
+    )
+    response["X-Request-ID"] = request_id
+    return response
+
+
+@csrf_exempt
+@require_POST
+def invocations(request, name):
+    """MLflow's scoring protocol, so clients of `mlflow models serve` switch by URL."""
+    request_id = request.request_id
+    try:
+        _authenticate(request, name)
+        route = _route(name)
+        rows = mlflow_protocol.parse(request, route.champion.input_schema)
+        version, variant, predictions, _ = serve(request, name, rows, request_id, request.headers.get("X-Routing-Key"))
+    except mlflow_protocol.ProtocolError as exc:
+        return ServingError(400, "malformed_request", str(exc)).response(request_id)
+    except ServingError as exc:
+        return exc.response(request_id)
+    response = JsonResponse({"predictions": mlflow_protocol.answer(predictions)})
+    response["X-Model-Version"] = str(version.version)
+    response["X-Variant"] = variant
+    response["X-Request-ID"] = request_id
+    return response

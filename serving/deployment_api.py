@@ -1,0 +1,125 @@
+"""GET/PUT /api/v1/models/{name}/deployment/ and POST .../deployment/{action}/."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from control_plane.api_base import StrictSerializer, errors
+from control_plane.errors import NotFound
+from registry import selectors as registry_selectors
+
+from . import services
+from .models import Deployment
+from .router import _route_from_db
+
+
+class DeploymentOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    champion_version = serializers.IntegerField(source="champion.version", allow_null=True)
+    challenger_version = serializers.IntegerField(source="challenger.version", allow_null=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = Deployment
+        ref_name = "Deployment"
+        fields = [
+            "id",
+            "model",
+            "strategy",
+            "state",
+            "champion_version",
+            "challenger_version",
+            "challenger_weight",
+            "steps",
+            "current_step",
+            "step_seconds",
+            "step_started_at",
+            "analysis",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "ended_at",
+        ]
+
+
+class ImplicitDeploymentOut(serializers.Serializer):
+    model = serializers.CharField()
+    strategy = serializers.CharField()
+    state = serializers.CharField()
+    champion_version = serializers.IntegerField()
+    challenger_weight = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "ImplicitDeployment"
+
+
+class DeploymentApi(APIView):
+    class InputSerializer(StrictSerializer):
+        strategy = serializers.ChoiceField(choices=Deployment.Strategy.values)
+        challenger_version = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+        steps = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
+        step_seconds = serializers.IntegerField(required=False, min_value=1, max_value=7 * 86400, allow_null=True)
+        analysis = serializers.DictField(required=False, allow_null=True)
+        champion_version = serializers.IntegerField(
+            required=False, allow_null=True, help_text="Ignored: the champion is the Production version."
+        )
+
+        class Meta:
+            ref_name = "DeploymentConfigure"
+
+    @extend_schema(operation_id="deployment_retrieve", responses={200: DeploymentOut, **errors(401, 403, 404)})
+    def get(self, request, name):
+        model = registry_selectors.model_get(name)
+        deployment = (
+            Deployment.objects.filter(model=model, state__in=Deployment.LIVE_STATES)
+            .select_related("model", "champion", "challenger", "created_by")
+            .first()
+        )
+        if deployment is not None:
+            return Response(DeploymentOut(deployment).data)
+        route = _route_from_db(name)
+        if route is None:
+            raise NotFound(f"Model '{name}' has nothing deployed.", code="nothing_deployed")
+        return Response(
+            ImplicitDeploymentOut(
+                {
+                    "model": name,
+                    "strategy": route.strategy,
+                    "state": "active",
+                    "champion_version": route.champion.version,
+                    "challenger_weight": 0,
+                }
+            ).data
+        )
+
+    @extend_schema(
+        operation_id="deployment_configure",
+        request=InputSerializer,
+        responses={200: DeploymentOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def put(self, request, name):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = {k: v for k, v in data.validated_data.items() if v is not None and k != "champion_version"}
+        deployment = services.deployment_configure(actor=request.user, model_name=name, **options)
+        return Response(DeploymentOut(deployment).data)
+
+
+class DeploymentActionApi(APIView):
+    class InputSerializer(StrictSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+
+        class Meta:
+            ref_name = "DeploymentAction"
+
+    @extend_schema(
+        operation_id="deployment_action",
+        request=InputSerializer,
+        responses={200: DeploymentOut, **errors(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request, name, action):
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        deployment = services.deployment_action(actor=request.user, model_name=name, action=action, **data.validated_data)
+        return Response(DeploymentOut(deployment).data)

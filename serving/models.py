@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from registry.models import ModelVersion, RegisteredModel
+
+DEFAULT_STEPS = [5, 20, 50, 100]
+
+
+def default_steps() -> list[int]:
+    return list(DEFAULT_STEPS)
+
+
+def default_analysis() -> dict:
+    return {
+        "max_error_rate_increase": 0.01,  # challenger error rate may exceed the champion's by this much
+        "max_p99_latency_ratio": 1.5,  # challenger p99 / champion p99
+        "max_score_psi": 0.25,  # shift between their score distributions
+        "min_requests": 50,  # per variant, before a step can pass
+    }
+
+
+class Deployment(models.Model):
+    """How a model's traffic is served. One live deployment per model (active or
+    paused); finished ones stay as history."""
+
+    class Strategy(models.TextChoices):
+        SINGLE = "single"
+        SHADOW = "shadow"
+        CANARY = "canary"
+        BLUE_GREEN = "blue_green"
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+        ROLLED_BACK = "rolled_back"
+        ABORTED = "aborted"
+        REPLACED = "replaced"
+
+    LIVE_STATES = (State.ACTIVE, State.PAUSED)
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="deployments")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    champion = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT, related_name="+")
+    challenger = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Share of traffic (percent) the challenger answers: canary steps, or 0/100 for blue/green.
+    challenger_weight = models.PositiveSmallIntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    steps = models.JSONField(default=default_steps)
+    current_step = models.SmallIntegerField(default=-1, help_text="Index into steps; -1 before the first.")
+    step_seconds = models.PositiveIntegerField(default=600)
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    analysis = models.JSONField(default=default_analysis)
+    promotion_request = models.ForeignKey(
+        "registry.PromotionRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model"], condition=Q(state__in=["active", "paused"]), name="one_live_deployment_per_model"
+            ),
+            models.CheckConstraint(condition=Q(challenger_weight__lte=100), name="weight_at_most_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}: {self.strategy} ({self.state})"

@@ -1,0 +1,73 @@
+"""A small scikit-learn classifier saved as an MLflow model on local disk (no tracking
+server needed), registered and put in Production through the real approval path."""
+
+import pytest
+
+from registry import model_loading
+from tests.conftest import promote
+
+SERVING_SCHEMA = [
+    {"name": "tenure_months", "type": "double", "nullable": False},
+    {"name": "monthly_spend", "type": "double", "nullable": False},
+    {"name": "support_tickets", "type": "long", "nullable": False},
+]
+
+
+def save_classifier(path, *, seed: int = 0, flip: bool = False):
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "tenure_months": rng.uniform(0, 60, 300),
+            "monthly_spend": rng.uniform(10, 200, 300),
+            "support_tickets": rng.integers(0, 10, 300).astype("int64"),
+        }
+    )
+    y = ((X["support_tickets"] > 4) | (X["tenure_months"] < 6)).astype(int)
+    if flip:
+        y = 1 - y
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    mlflow.sklearn.save_model(
+        model,
+        str(path),
+        signature=infer_signature(X, model.predict_proba(X)),
+        pip_requirements=["scikit-learn"],  # skip MLflow's requirement inference (a slow subprocess)
+    )
+    return f"file://{path}"
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    """Two saved classifiers for the whole session: v1's, and v2's with labels flipped."""
+    root = tmp_path_factory.mktemp("models")
+    return save_classifier(root / "m1"), save_classifier(root / "m2", flip=True)
+
+
+@pytest.fixture(autouse=True)
+def serving_settings(settings, tmp_path):
+    settings.PREDICTION_LOG_BACKEND = "direct"
+    settings.VAR_DIR = tmp_path / "var"
+    model_loading.cache_clear()
+    from serving.router import routing_table
+
+    routing_table.invalidate()
+    yield
+    model_loading.cache_clear()
+
+
+@pytest.fixture
+def served(saved_models, contributor, approver, registered_model):
+    """churn-predictor v1 in Production, v2 (labels flipped) in Staging."""
+    from tests.conftest import staged_version
+
+    v1 = promote(contributor, approver, source=saved_models[0], schema=SERVING_SCHEMA)
+    v2 = staged_version(contributor, source=saved_models[1], schema=SERVING_SCHEMA)
+    return v1, v2
+
+
+ROW = {"tenure_months": 3.0, "monthly_spend": 50.0, "support_tickets": 7}

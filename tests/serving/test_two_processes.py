@@ -1,0 +1,89 @@
+"""A routing change reaches every serving process within a second, with no restart:
+two real gunicorn processes serve the model while the deployment is cut over and
+rolled back."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from django.conf import settings
+
+from control_plane.tokens import token_create
+from serving import services as deployments
+
+from .conftest import ROW
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_servers(served, tmp_path):
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "PREDICTION_LOG_BACKEND": "direct",
+        "CONTROL_PLANE_VAR_DIR": str(tmp_path / "var"),
+    }
+    servers = []
+    for _ in range(2):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "control_plane.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--threads", "2", "--log-level", "warning"],
+            env=env,
+        )
+        servers.append((proc, f"http://127.0.0.1:{port}"))
+    for proc, url in servers:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=5).ok:
+                    break
+            except (requests.ConnectionError, requests.Timeout):  # the worker is still booting
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+    yield servers
+    for proc, _ in servers:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_cutover_and_rollback_reach_both_processes_within_a_second(two_servers, approver, viewer):
+    token = token_create(actor=viewer, owner=viewer, name="serve").secret
+    headers = {"Authorization": f"Bearer {token}"}
+    pids = [proc.pid for proc, _ in two_servers]
+
+    def variants():
+        return [
+            requests.post(f"{url}/api/v1/serve/churn-predictor/predict", json={"instances": [ROW]}, headers=headers,
+                          timeout=30).json()["variant"]
+            for _, url in two_servers
+        ]
+
+    deployments.deployment_configure(actor=approver, model_name="churn-predictor", strategy="blue_green",
+                                     challenger_version=2)
+    time.sleep(1.0)
+    assert variants() == ["champion", "champion"]  # both loaded, warm, serving v1
+
+    deployments.deployment_action(actor=approver, model_name="churn-predictor", action="cutover")
+    time.sleep(1.0)
+    assert variants() == ["challenger", "challenger"]
+
+    deployments.deployment_action(actor=approver, model_name="churn-predictor", action="rollback")
+    time.sleep(1.0)
+    assert variants() == ["champion", "champion"]
+    assert [proc.pid for proc, _ in two_servers] == pids and all(proc.poll() is None for proc, _ in two_servers)
