@@ -2,7 +2,6 @@
 the session, and helpers that train and log small scikit-learn models to it."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,17 +9,13 @@ import time
 import pytest
 import requests
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.processes import free_port
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     log = open(root / "server.log", "w")

@@ -5,7 +5,6 @@ test checks what the client saw and what the database holds."""
 import pytest
 import requests
 from django.conf import settings
-from mlflow.entities.model_registry import RegisteredModelTag
 from mlflow.exceptions import MlflowException
 
 from control_plane.models import Event

@@ -1,11 +1,9 @@
 """The drain worker as a real process: killed with SIGKILL between a batch's commit and its
 acknowledgement, restarted, and counted. Rows logged must equal predictions served."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from django.db.models import Count
 from monitoring.drain import GROUP, backlog, drain_once
 from monitoring.models import PredictionLog
 from monitoring.prediction_log import log_predictions, redis_client
+from tests.processes import process_env, wait_for
 
 from .conftest import make_record
 
@@ -26,28 +25,13 @@ BATCH = 500
 pytestmark = pytest.mark.worker
 
 
-def wait_for(predicate, timeout=120.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture
 def drainer(transactional_db, stream):
     """drainer(*options) starts `manage.py drain_predictions` against the test database and
     this test's stream; every process still running at the end gets SIGTERM."""
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "PREDICTION_STREAM": stream,
-        "PREDICTION_LOG_BACKEND": "redis",
-    }
+    env = process_env(REDIS_URL=settings.REDIS_URL, PREDICTION_STREAM=stream, PREDICTION_LOG_BACKEND="redis")
     started = []
 
     def start(*options: str) -> subprocess.Popen:

@@ -2,11 +2,9 @@
 worker starts, every event reaches the receiver, each delivery is recorded once, and
 a request the dead worker had already sent comes again with the same webhook-id."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -20,35 +18,24 @@ from notifications.delivery import deliveries_requeue_stale
 from notifications.models import Delivery
 from notifications.signing import verify
 from registry import services as registry
+from tests.processes import process_env, wait_for
 
 from .conftest import WEBHOOK_SECRET, make_channel
 
 pytestmark = pytest.mark.worker
 
 
-def wait_for(predicate, timeout=60.0, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture
 def start_worker(transactional_db, monkeypatch):
     """start_worker() -> a `celery worker` process on the test database and test queue."""
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "NOTIFY_HTTP_TIMEOUT": "120",  # the receiver is slow on purpose; the kill comes first
-        "NOTIFY_RETRY_BASE_SECONDS": "0",
-        "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL,
-    }
+    env = process_env(
+        CELERY_TASK_ALWAYS_EAGER="false",
+        NOTIFY_HTTP_TIMEOUT="120",  # the receiver is slow on purpose; the kill comes first
+        NOTIFY_RETRY_BASE_SECONDS="0",
+        PUBLIC_BASE_URL=settings.PUBLIC_BASE_URL,
+    )
     monkeypatch.setitem(celery_app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
     procs = []
 

@@ -7,19 +7,13 @@ import pytest
 from monitoring.models import PredictionLog
 from registry.models import ModelVersion
 from serving import services as deployments
+from tests.processes import wait_for
 
 from .conftest import ROW
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/serve/churn-predictor/predict"
 
-
-def wait_for(predicate, timeout=30.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def post(client, body, url=URL, **headers):

@@ -2,44 +2,30 @@
 two real gunicorn processes serve the model while the deployment is cut over and
 rolled back."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 import requests
-from django.conf import settings
 
 from control_plane.tokens import token_create
 from serving import services as deployments
+from tests.processes import free_port, process_env
 
 from .conftest import ROW
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def two_servers(served, tmp_path):
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "PREDICTION_LOG_BACKEND": "direct",
-        "CONTROL_PLANE_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = process_env(PREDICTION_LOG_BACKEND="direct", CONTROL_PLANE_VAR_DIR=str(tmp_path / "var"))
     servers = []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "control_plane.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
              "--threads", "2", "--log-level", "warning"],

@@ -1,44 +1,26 @@
 """A real Celery worker, on the real Redis broker, dispatching journal events."""
 
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from celery import shared_task
-from django.conf import settings
 from django.db import connection
 
 from control_plane.celery import app as celery_app
 from control_plane.journal import register_consumer
 from control_plane.models import Event, EventConsumption, TaskRun
 from registry import services
+from tests.processes import process_env, wait_for
 
 pytestmark = pytest.mark.worker
-
-
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture
 def worker(transactional_db, monkeypatch):
     """Starts `celery worker` against the test database and the test queue."""
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-    }
+    env = process_env(CELERY_TASK_ALWAYS_EAGER="false")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "control_plane", "worker", "--pool=solo", "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
