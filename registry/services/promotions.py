@@ -122,6 +122,20 @@ def _require_pending(request: PromotionRequest) -> None:
         raise Conflict(f"Promotion request #{request.pk} is already {request.status}.", code="promotion_closed")
 
 
+def _lock_for_decision(
+    actor: User, request_id: int, *, self_refusal: str, self_code: str
+) -> tuple[PromotionRequest, RegisteredModel]:
+    """Lock a pending request that `actor` may still decide: not its own (four eyes),
+    and not one it decided already."""
+    request, model = _lock_request(request_id)
+    _require_pending(request)
+    if request.requested_by_id == actor.id:
+        raise Forbidden(f"You filed promotion request #{request.pk}; {self_refusal}", code=self_code)
+    if request.decisions.filter(approver=actor).exists():
+        raise Conflict(f"You already decided on promotion request #{request.pk}.", code="already_decided")
+    return request, model
+
+
 def _require_not_stale(request: PromotionRequest, model: RegisteredModel) -> None:
     version = request.version
     if version.stage != stages.STAGING:
@@ -150,15 +164,9 @@ def promotion_approve(
 ) -> PromotionRequest:
     _require(actor, roles.DECIDE_PROMOTION)
     with transaction.atomic():
-        request, model = _lock_request(request_id)
-        _require_pending(request)
-        if request.requested_by_id == actor.id:
-            raise Forbidden(
-                f"You filed promotion request #{request.pk}; someone else must approve it.",
-                code="self_approval_forbidden",
-            )
-        if request.decisions.filter(approver=actor).exists():
-            raise Conflict(f"You already approved promotion request #{request.pk}.", code="already_decided")
+        request, model = _lock_for_decision(
+            actor, request_id, self_refusal="someone else must approve it.", self_code="self_approval_forbidden"
+        )
         _require_not_stale(request, model)
         gate = gate_evaluate(request.version)
         override_reason = (override_reason or "").strip()
@@ -225,15 +233,9 @@ def promotion_reject(*, actor: User, request_id: int, comment: str) -> Promotion
     if not comment:
         raise Invalid("A rejection needs a comment saying why.", details={"comment": ["This field is required."]})
     with transaction.atomic():
-        request, model = _lock_request(request_id)
-        _require_pending(request)
-        if request.requested_by_id == actor.id:
-            raise Forbidden(
-                f"You filed promotion request #{request.pk}; cancel it instead of rejecting it.",
-                code="self_decision_forbidden",
-            )
-        if request.decisions.filter(approver=actor).exists():
-            raise Conflict(f"You already decided on promotion request #{request.pk}.", code="already_decided")
+        request, model = _lock_for_decision(
+            actor, request_id, self_refusal="cancel it instead of rejecting it.", self_code="self_decision_forbidden"
+        )
         PromotionDecision.objects.create(
             request=request,
             approver=actor,
