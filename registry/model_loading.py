@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from .mlflow_source import schema_from_mlflow
+from .schema import placeholder_row
 
 
 class ModelLoadError(Exception):
@@ -146,6 +147,7 @@ def _load(version) -> LoadedModel:
         raise ModelLoadError(f"{name} cannot be loaded from {version.storage_location or version.source}: "
                              f"{type(exc).__name__}: {exc}") from exc
     columns = tuple(c["name"] for c in version.input_schema)
+    _warm_up(model, version.input_schema)
     return LoadedModel(
         model_name=version.model.name,
         version=version.version,
@@ -169,3 +171,19 @@ def _check_signature(name: str, meta, stored_schema: list[dict]) -> None:
             f"the model's signature {as_pairs(loaded)} differs from the schema registered for {name} "
             f"{as_pairs(stored_schema)}"
         )
+
+
+def _warm_up(model, schema: list[dict]) -> None:
+    """Score one placeholder row, so the first real request does not pay for the
+    libraries' lazy set-up; a model that cannot score it is still returned."""
+    if not schema:
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame([placeholder_row(schema)], columns=[c["name"] for c in schema])
+    try:
+        model.predict(frame)
+        if hasattr(model, "predict_proba"):
+            model.predict_proba(frame)
+    except Exception:  # noqa: BLE001  (the rollback drill and serving report real failures)
+        pass

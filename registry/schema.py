@@ -34,3 +34,12 @@ def schema_problems(schema) -> list[str]:
 
 def schema_normalise(schema: list[dict]) -> list[dict]:
     return [{"name": c["name"], "type": c["type"], "nullable": bool(c.get("nullable", False))} for c in schema]
+
+
+_PLACEHOLDER = {"double": 0.0, "float": 0.0, "integer": 0, "long": 0, "boolean": False, "string": "", "binary": ""}
+
+
+def placeholder_row(schema: list[dict]) -> dict:
+    """A row that satisfies the schema (zeros, empty strings, nulls where allowed): for
+    warming a model up and for rollback drills."""
+    return {c["name"]: (None if c.get("nullable") else _PLACEHOLDER.get(c["type"], "")) for c in schema}

@@ -69,7 +69,9 @@ def _choose(route: Route, routing_key: str):
     return "champion", route.champion
 
 
-def _score_version(version, rows: list[dict]) -> list:
+def _score_version(version, rows: list[dict]) -> tuple[list, float]:
+    """Validate, load (from the cache when warm) and score. Returns the predictions and
+    the milliseconds spent loading the model, which a cold start adds once."""
     problems = validate_rows(rows, version.input_schema) if version.input_schema else []
     if problems:
         fields = sorted({p["field"] for p in problems if p["field"]})
@@ -80,12 +82,14 @@ def _score_version(version, rows: list[dict]) -> list:
             + "; ".join(f"row {p['row']} {p['field'] or ''} {p['problem']}".replace("  ", " ") for p in problems[:5]),
             {"problems": problems, "fields": fields},
         )
+    load_started = time.perf_counter()
     try:
         loaded = load_version(version)
     except ModelLoadError as exc:
         raise ServingError(503, "model_unavailable", str(exc)) from None
+    load_ms = (time.perf_counter() - load_started) * 1000
     try:
-        return score(loaded, rows)
+        return score(loaded, rows), load_ms
     except Exception as exc:
         raise ServingError(500, "model_error", f"v{version.version} failed to score: {type(exc).__name__}: {exc}")
 
@@ -114,13 +118,23 @@ def _records(route, version, variant, request_id, rows, predictions, latency_ms,
 
 
 def _shadow_score(route: Route, request_id: str, rows: list[dict]) -> None:
-    started = time.perf_counter()
+    started, load_ms = time.perf_counter(), 0.0
     try:
-        predictions, extra = _score_version(route.challenger, rows), {}
+        predictions, load_ms = _score_version(route.challenger, rows)
+        extra = _cold_start(load_ms)
     except ServingError as exc:
         predictions, extra = [None] * len(rows), {"error": exc.message}
-    latency = (time.perf_counter() - started) * 1000
+    latency = (time.perf_counter() - started) * 1000 - (load_ms if extra else 0.0)
     log_predictions(_records(route, route.challenger, "shadow", request_id, rows, predictions, latency, extra))
+
+
+COLD_START_MS = 5.0
+
+
+def _cold_start(load_ms: float) -> dict:
+    """Loading a model is a one-time cost: it is logged apart from the prediction's
+    latency, so a canary's p99 compares the models, not who loaded first."""
+    return {"cold_start_ms": round(load_ms, 1)} if load_ms > COLD_START_MS else {}
 
 
 def serve(request, model_name: str, rows: list, request_id: str, routing_key: str | None):
@@ -133,7 +147,7 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
     route = _route(model_name)
     variant, version = _choose(route, routing_key or request_id)
     try:
-        predictions = _score_version(version, rows)
+        predictions, load_ms = _score_version(version, rows)
     except ServingError as exc:
         if exc.status >= 500:  # the variant failed on valid input: that is evidence for canary analysis
             latency = (time.perf_counter() - started) * 1000
@@ -142,7 +156,9 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
             )
         raise
     latency_ms = (time.perf_counter() - started) * 1000
-    log_predictions(_records(route, version, variant, request_id, rows, predictions, latency_ms))
+    extra = _cold_start(load_ms)
+    logged_latency = latency_ms - load_ms if extra else latency_ms
+    log_predictions(_records(route, version, variant, request_id, rows, predictions, logged_latency, extra))
     if route.shadow:
         shadow.submit(_shadow_score, route, request_id, rows)
     return version, variant, predictions, latency_ms

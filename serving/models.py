@@ -16,9 +16,12 @@ def default_steps() -> list[int]:
 def default_analysis() -> dict:
     return {
         "max_error_rate_increase": 0.01,  # challenger error rate may exceed the champion's by this much
-        "max_p99_latency_ratio": 1.5,  # challenger p99 / champion p99
+        "max_p99_latency_ratio": 1.5,  # challenger p99 / champion p99 ...
+        "min_p99_increase_ms": 5.0,  # ... and slower by more than this
         "max_score_psi": 0.25,  # shift between their score distributions
-        "min_requests": 50,  # per variant, before a step can pass
+        # Per variant, before a step is judged: PSI over 10 bins on n samples of one
+        # distribution is about 18 / n by chance alone, so small steps judge noise.
+        "min_requests": 500,
     }
 
 
@@ -75,3 +78,33 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}: {self.strategy} ({self.state})"
+
+
+class CanaryAnalysis(models.Model):
+    """The result of analysing one canary step: the timeline and the gate's evidence."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="analyses")
+    step = models.SmallIntegerField()
+    challenger_weight = models.PositiveSmallIntegerField()
+    decision = models.CharField(max_length=8)  # pass, fail, wait
+    failed_metric = models.CharField(max_length=32, blank=True)
+    metrics = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class RollbackDrill(models.Model):
+    """A check that the rollback target (the current Production version) still loads and
+    scores: the gate's evidence for "rollback path tested"."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="rollback_drills")
+    target = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    ok = models.BooleanField()
+    detail = models.TextField()
+    duration_ms = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -22,6 +22,7 @@ from .catalogue import (
 from .promotions import (
     promotion_approve,
     promotion_cancel,
+    promotion_complete,
     promotion_reject,
     promotion_request,
     promotion_request_ensure,
@@ -37,6 +38,7 @@ __all__ = [
     "version_delete",
     "version_tag_set",
     "promotion_request_ensure",
+    "promotion_complete",
     "model_create",
     "model_delete",
     "model_rollback",

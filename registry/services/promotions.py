@@ -8,7 +8,7 @@ from control_plane import roles
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
 from control_plane.journal import event_append
 
-from .. import stages
+from .. import rollout, stages
 from ..gate import gate_evaluate
 from ..models import (
     ModelVersion,
@@ -216,14 +216,15 @@ def promotion_approve(
                 version=request.version.version,
                 payload={"promotion_request": request.pk, "approvals": approvals},
             )
-            _make_production(
-                model,
-                request.version,
-                kind=Kind.PROMOTION,
-                actor=actor,
-                reason=request.reason or f"Promotion request #{request.pk} approved.",
-                request=request,
-            )
+            if not rollout.start_rollout(request=request, actor=actor):
+                _make_production(
+                    model,
+                    request.version,
+                    kind=Kind.PROMOTION,
+                    actor=actor,
+                    reason=request.reason or f"Promotion request #{request.pk} approved.",
+                    request=request,
+                )
     return request
 
 
@@ -269,3 +270,20 @@ def promotion_cancel(*, actor: User, request_id: int, reason: str = "") -> Promo
             payload={"promotion_request": request.pk, "reason": reason},
         )
     return request
+
+
+def promotion_complete(*, request_id: int, reason: str) -> ModelVersion:
+    """Make an approved request's version Production: the end of its rollout (a canary
+    that passed every step). The approval happened already; this is the system acting."""
+    with transaction.atomic():
+        request, model = _lock_request(request_id)
+        if request.status != PromotionStatus.APPROVED:
+            raise Conflict(f"Promotion request #{request.pk} is {request.status}, not approved.", code="promotion_not_approved")
+        version = ModelVersion.objects.select_for_update().get(pk=request.version_id)
+        version.model = model
+        if version.stage == stages.PRODUCTION:
+            return version
+        if version.stage != stages.STAGING:
+            raise Conflict(f"{version} left Staging during its rollout.", code="promotion_stale")
+        _make_production(model, version, kind=Kind.PROMOTION, actor=None, reason=reason, request=request)
+    return version

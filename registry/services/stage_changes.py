@@ -8,7 +8,7 @@ from control_plane import roles
 from control_plane.errors import Conflict, Invalid
 from control_plane.journal import event_append
 
-from .. import stages
+from .. import rollout, stages
 from ..models import (
     ModelVersion,
     PromotionRequest,
@@ -178,6 +178,7 @@ def model_rollback(*, actor: User, model_name: str, reason: str, to_version: int
                 code="transition_not_allowed",
             )
         _make_production(model, target, kind=Kind.ROLLBACK, actor=actor, reason=reason)
+        rollout.production_changed(model=model, actor=actor)
         event_append(
             type="model.rolled_back",
             actor=actor,

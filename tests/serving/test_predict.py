@@ -128,6 +128,7 @@ def test_invocations_accepts_csv(api, served, viewer):
     assert r.json() == {"predictions": [1, 0]}
 
 
+@pytest.mark.django_db(transaction=True)  # the shadow thread writes on its own connection
 def test_shadow_challenger_is_logged_never_returned(api, served, viewer, contributor):
     deployments.deployment_configure(actor=contributor, model_name="churn-predictor", strategy="shadow", challenger_version=2)
     r = post(api(viewer), {"instances": [ROW], "request_id": "shadowed"})

@@ -1,0 +1,26 @@
+"""Where the registry hands over to serving, without importing it.
+
+When a promotion request is approved, `start_rollout(request, actor)` may take over
+(serving starts a canary for a model it serves, and makes the version Production when
+the canary passes); when it does not, the version becomes Production at once. After a
+rollback, `production_changed(model, actor)` lets serving drop a rollout in flight.
+Serving fills both in from its AppConfig.ready(); without it, nothing is deferred.
+"""
+
+from collections.abc import Callable
+
+_start_rollout: Callable[..., bool] = lambda *, request, actor: False  # noqa: E731
+_production_changed: Callable[..., None] = lambda *, model, actor: None  # noqa: E731
+
+
+def provide(*, start_rollout: Callable[..., bool], production_changed: Callable[..., None]) -> None:
+    global _start_rollout, _production_changed
+    _start_rollout, _production_changed = start_rollout, production_changed
+
+
+def start_rollout(*, request, actor) -> bool:
+    return _start_rollout(request=request, actor=actor)
+
+
+def production_changed(*, model, actor) -> None:
+    _production_changed(model=model, actor=actor)
