@@ -164,9 +164,14 @@ def _advance(deployment: Deployment) -> None:
         deployment.save(update_fields=["current_step", "challenger_weight", "step_started_at", "updated_at"])
         _journal(deployment, "deployment.step", step=deployment.current_step, weight=deployment.challenger_weight)
         return
+    complete(deployment)
+
+
+def complete(deployment: Deployment) -> None:
+    """End a canary: its challenger becomes Production when an approved promotion request
+    started it; a canary configured by hand only evaluated, so its traffic goes back."""
     deployment.state, deployment.ended_at = State.COMPLETED, timezone.now()
     if deployment.promotion_request_id is None:
-        # A canary configured by hand only evaluates: promotion still needs approval.
         deployment.challenger_weight = 0
         deployment.save(update_fields=["state", "challenger_weight", "ended_at", "updated_at"])
         _journal(deployment, "deployment.completed", promoted=False)

@@ -13,6 +13,7 @@ from registry import stages
 from registry.models import ModelVersion, RegisteredModel
 from registry.services._common import _lock_model, _version
 
+from . import rollouts
 from .models import Deployment, default_analysis
 
 Strategy, State = Deployment.Strategy, Deployment.State
@@ -191,5 +192,12 @@ def _rollback(d: Deployment) -> None:
 
 
 def _promote_now(d: Deployment) -> None:
+    """Skip the remaining steps: the approved challenger becomes Production now."""
     _expect(d, strategies=[Strategy.CANARY], states=[State.ACTIVE, State.PAUSED], action="promote")
-    _enter_step(d, len(d.steps) - 1)
+    if d.promotion_request_id is None:
+        raise Conflict(
+            "This canary was configured by hand; its challenger reaches Production only through an approved "
+            "promotion request.",
+            code="promotion_required",
+        )
+    rollouts.complete(d)

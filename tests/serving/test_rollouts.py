@@ -168,3 +168,19 @@ def test_served_models_need_shadow_traffic_and_a_rollback_drill(api, served_here
 
     after = {c["name"]: c["status"] for c in gate_evaluate(challenger)["checks"]}
     assert after["shadow_or_canary_first"] == after["prediction_logs_captured"] == "pass"
+
+
+def test_promote_now_finishes_an_approved_canary_and_refuses_a_manual_one(api, served_here, saved_models, contributor, approver):
+    a = api(approver)
+    a.put("/api/v1/models/churn-predictor/deployment/", {"strategy": "canary", "challenger_version": 2}, format="json")
+    refused = a.post("/api/v1/models/churn-predictor/deployment/promote/", {}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "promotion_required"
+    assert ModelVersion.objects.get(version=2).stage == "staging"
+
+    twin = staged_version(contributor, source=saved_models[0], schema=SERVING_SCHEMA)
+    file_and_approve(contributor, approver, twin.version)
+    r = a.post("/api/v1/models/churn-predictor/deployment/promote/", {"reason": "looks fine"}, format="json")
+
+    assert r.status_code == 200 and r.json()["state"] == "completed"
+    assert ModelVersion.objects.get(pk=twin.pk).stage == "production"
+    assert Deployment.objects.get(state="active").strategy == "single"
