@@ -251,6 +251,10 @@ PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 
+# --- Batch scoring: input paths and uploads live under BATCH_DIR; rows per chunk (one part file each).
+BATCH_DIR = Path(env.str("BATCH_DIR", default="") or VAR_DIR / "batch")
+BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=50_000)
+
 
 LOGGING = {
     "version": 1,

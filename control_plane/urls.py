@@ -44,4 +44,5 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
     path("", include("registry.urls")),
     path("", include("notifications.urls")),
+    path("", include("serving.page_urls")),
 ]

@@ -108,3 +108,43 @@ class RollbackDrill(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class BatchJob(models.Model):
+    """Scoring a whole file (CSV or Parquet) with one version, chunk by chunk. Progress
+    is committed per chunk with the chunk's part file, so a restarted task resumes."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="batch_jobs")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    input_path = models.CharField(max_length=1000)
+    input_format = models.CharField(max_length=8)  # csv or parquet
+    output_path = models.CharField(max_length=1000)
+    errors_path = models.CharField(max_length=1000, blank=True)
+    chunk_rows = models.PositiveIntegerField()
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0, help_text="Rows read so far, scored or invalid.")
+    rows_invalid = models.BigIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="batchjob_status")]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} {self.model.name} v{self.version.version} {self.status}"
