@@ -52,6 +52,7 @@
   }
 
   // Weight over time, with each analysis as a marker coloured by its decision.
+  if (!document.getElementById("chart-timeline")) { return; }
   var colours = { pass: "#2e7d32", fail: "#c62828", wait: "#9e9e9e" };
   var t = data.timeline;
   var traces = [{
