@@ -13,14 +13,13 @@ from django.views.decorators.http import require_POST
 
 from control_plane.errors import error_body
 from control_plane.request_context import new_request_id
-from control_plane.roles import READ, user_can
-from control_plane.tokens import TokenRejected, token_authenticate
 from monitoring.prediction_log import log_predictions
 from monitoring.records import PredictionRecord
 from registry.model_loading import ModelLoadError, load_version
 from registry.models import RegisteredModel
 
 from . import mlflow_protocol, shadow
+from .auth import AuthError, authorize
 from .router import Route, routing_table
 from .routing import goes_to_challenger
 from .scoring import score
@@ -41,17 +40,10 @@ class ServingError(Exception):
 
 
 def _authenticate(request, model_name: str) -> None:
-    header = request.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer "):
-        raise ServingError(401, "not_authenticated", "Send 'Authorization: Bearer <token>'.")
     try:
-        token = token_authenticate(header.split(None, 1)[1].strip())
-    except TokenRejected as rejected:
-        raise ServingError(401, "not_authenticated", str(rejected)) from None
-    if token.models_allowed and model_name not in token.models_allowed:
-        raise ServingError(403, "permission_denied", f"This token may not call model '{model_name}'.")
-    if not token.serve_only and not user_can(token.user, READ):
-        raise ServingError(403, "permission_denied", "The token's user has no role.")
+        authorize(request.headers.get("Authorization", ""), model_name)
+    except AuthError as exc:
+        raise ServingError(exc.status, exc.code, exc.message) from None
 
 
 def _route(model_name: str) -> Route:
@@ -89,7 +81,7 @@ def _score_version(version, rows: list[dict]) -> tuple[list, float]:
         raise ServingError(503, "model_unavailable", str(exc)) from None
     load_ms = (time.perf_counter() - load_started) * 1000
     try:
-        return score(loaded, rows), load_ms
+        return score(loaded, rows, version.input_schema), load_ms
     except Exception as exc:
         raise ServingError(500, "model_error", f"v{version.version} failed to score: {type(exc).__name__}: {exc}")
 

@@ -76,6 +76,12 @@ class RoutingTable:
                 self._generation = generation
             self._checked_at = now
 
+    def generation(self) -> int | None:
+        """The journal position the table is current with (checked at most every
+        REFRESH_SECONDS); other per-process caches follow it too."""
+        self._refresh_if_due()
+        return self._generation
+
     def route(self, model_name: str) -> Route | None:
         self._refresh_if_due()
         try:

@@ -53,9 +53,11 @@ def serving_settings(settings, tmp_path):
     settings.PREDICTION_LOG_BACKEND = "direct"
     settings.VAR_DIR = tmp_path / "var"
     model_loading.cache_clear()
+    from serving import auth
     from serving.router import routing_table
 
     routing_table.invalidate()
+    auth.clear()
     yield
     model_loading.cache_clear()
 

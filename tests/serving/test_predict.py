@@ -180,3 +180,40 @@ def test_blue_green_cutover_and_rollback_move_all_traffic(api, served, viewer, a
     assert a.post("/api/v1/models/churn-predictor/deployment/rollback/", {}, format="json").status_code == 200
     assert variant() == "champion"
     assert ModelVersion.objects.get(version=1).stage == "production"
+
+
+def test_token_checks_are_cached_until_the_journal_moves(api, served, viewer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from control_plane.tokens import token_revoke
+    from serving.router import routing_table
+
+    client = api(viewer)
+    assert post(client, {"instances": [ROW]}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client, {"instances": [ROW]}).status_code == 200
+    assert not [q for q in queries if "control_plane_apitoken" in q["sql"]], "the token was read again"
+
+    from control_plane.models import ApiToken
+
+    token_revoke(actor=viewer, token_id=ApiToken.objects.get(user=viewer).pk)
+    routing_table.invalidate()  # what the next journal check (every 0.25 s) does
+
+    r = post(client, {"instances": [ROW]})
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+
+
+def test_the_array_fast_path_scores_like_a_dataframe(served):
+    from registry.model_loading import load_version
+    from serving.scoring import score
+
+    from .conftest import SERVING_SCHEMA
+
+    loaded = load_version(served[0])
+    rows = [ROW, {"tenure_months": 40.0, "monthly_spend": 20.0, "support_tickets": 0}]
+
+    from serving.scoring import _needs_frame
+
+    assert score(loaded, rows, SERVING_SCHEMA) == score(loaded, rows)  # array path == DataFrame path
+    assert id(loaded) not in _needs_frame  # the array path was taken, not fallen back from
