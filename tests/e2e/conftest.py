@@ -22,7 +22,8 @@ TIMEOUT_MS = 15_000
 @pytest.fixture(scope="module")
 def chromium():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"No Chromium at {CHROMIUM} (set E2E_CHROMIUM).")
+        # A missing browser is a broken set-up, not a reason to pass: .ci/run installs it.
+        pytest.fail(f"No Chromium at {CHROMIUM}: apt-get install chromium, or set E2E_CHROMIUM.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
