@@ -6,10 +6,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from control_plane.api_base import StrictSerializer, errors
-from control_plane.errors import NotFound
+from control_plane import roles
+from control_plane.errors import Conflict, Forbidden, NotFound
 from registry import selectors as registry_selectors
 
 from . import services
+from .drills import rollback_drill
 from .models import Deployment
 from .router import _route_from_db
 
@@ -123,3 +125,30 @@ class DeploymentActionApi(APIView):
         data.is_valid(raise_exception=True)
         deployment = services.deployment_action(actor=request.user, model_name=name, action=action, **data.validated_data)
         return Response(DeploymentOut(deployment).data)
+
+
+class RollbackDrillApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField()
+        target_version = serializers.IntegerField(source="target.version")
+        detail = serializers.CharField()
+        duration_ms = serializers.FloatField()
+        created_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "RollbackDrill"
+
+    @extend_schema(
+        operation_id="rollback_drill",
+        request=None,
+        responses={200: OutputSerializer, **errors(401, 403, 404, 409)},
+        description="Load the version a rollback would restore (the Production one) and score a row built "
+        "from its schema, now; the release gate uses the latest drill as evidence.",
+    )
+    def post(self, request, name):
+        if not roles.user_can(request.user, roles.REGISTER) and not roles.user_can(request.user, roles.ROLLBACK):
+            raise Forbidden("Your role does not allow running a rollback drill.", code="permission_denied")
+        drill = rollback_drill(registry_selectors.model_get(name))
+        if drill is None:
+            raise Conflict(f"Model '{name}' has no Production version to roll back to.", code="nothing_to_drill")
+        return Response(self.OutputSerializer(drill).data)

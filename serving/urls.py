@@ -16,6 +16,7 @@ urlpatterns = [
         deployment_api.DeploymentActionApi.as_view(),
         name="api-deployment-action",
     ),
+    path("models/<model:name>/rollback-drill/", deployment_api.RollbackDrillApi.as_view(), name="api-rollback-drill"),
     path("batch-jobs/", batch_api.BatchJobListApi.as_view(), name="api-batch-jobs"),
     path("batch-jobs/<int:job_id>/", batch_api.BatchJobDetailApi.as_view(), name="api-batch-job"),
     path("batch-jobs/<int:job_id>/cancel/", batch_api.BatchJobCancelApi.as_view(), name="api-batch-job-cancel"),

@@ -83,3 +83,24 @@ def test_actions_follow_the_strategy_and_state(api, served, approver):
     assert a.post(URL + "explode/", {}, format="json").status_code in (409, 422)
     types = list(Event.objects.filter(type__startswith="deployment.").order_by("id").values_list("type", flat=True))
     assert types == ["deployment.configured", "deployment.pause", "deployment.resume", "deployment.abort"]
+
+
+def test_rollback_drill_on_request(api, served, contributor, viewer, tmp_path):
+    from serving.models import RollbackDrill
+
+    assert api(viewer).post("/api/v1/models/churn-predictor/rollback-drill/").status_code == 403
+    r = api(contributor).post("/api/v1/models/churn-predictor/rollback-drill/")
+
+    assert r.status_code == 200, r.json()
+    assert r.json()["ok"] is True and r.json()["target_version"] == 1 and "scored" in r.json()["detail"]
+    assert RollbackDrill.objects.get().ok
+
+
+def test_a_failing_rollback_drill_is_reported_not_raised(api, served, contributor, approver, tmp_path):
+    from registry.models import ModelVersion
+
+    ModelVersion.objects.filter(version=1).update(source=f"file://{tmp_path}/gone")  # the artifact vanished
+    r = api(contributor).post("/api/v1/models/churn-predictor/rollback-drill/")
+
+    assert r.status_code == 200
+    assert r.json()["ok"] is False and "cannot be loaded" in r.json()["detail"]
