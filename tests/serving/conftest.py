@@ -73,3 +73,25 @@ def served(saved_models, contributor, approver, registered_model):
 
 
 ROW = {"tenure_months": 3.0, "monthly_spend": 50.0, "support_tickets": 7}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_shadow_connections():
+    """The shadow pool's threads keep their database connections (CONN_MAX_AGE); close
+    them at the end so the test database can be dropped."""
+    yield
+    import threading
+
+    from django.db import connections
+
+    from serving import shadow
+
+    workers = shadow._pool._max_workers
+    barrier = threading.Barrier(workers, timeout=10)
+
+    def close_in_this_thread():
+        barrier.wait()  # every pool thread runs exactly one of these
+        connections.close_all()
+
+    for future in [shadow._pool.submit(close_in_this_thread) for _ in range(workers)]:
+        future.result(timeout=20)
