@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, promotions_api
 
 urlpatterns = [
     path("models/", api.ModelListApi.as_view(), name="api-models"),
@@ -11,9 +11,9 @@ urlpatterns = [
     path("models/<model:name>/rollback/", api.ModelRollbackApi.as_view(), name="api-model-rollback"),
     path("models/<model:name>/history/", api.ModelHistoryApi.as_view(), name="api-model-history"),
     path("import/mlflow/", api.MlflowImportApi.as_view(), name="api-import-mlflow"),
-    path("promotions/", api.PromotionListApi.as_view(), name="api-promotions"),
-    path("promotions/<int:pk>/", api.PromotionDetailApi.as_view(), name="api-promotion"),
-    path("promotions/<int:pk>/approve/", api.PromotionApproveApi.as_view(), name="api-promotion-approve"),
-    path("promotions/<int:pk>/reject/", api.PromotionRejectApi.as_view(), name="api-promotion-reject"),
-    path("promotions/<int:pk>/cancel/", api.PromotionCancelApi.as_view(), name="api-promotion-cancel"),
+    path("promotions/", promotions_api.PromotionListApi.as_view(), name="api-promotions"),
+    path("promotions/<int:pk>/", promotions_api.PromotionDetailApi.as_view(), name="api-promotion"),
+    path("promotions/<int:pk>/approve/", promotions_api.PromotionApproveApi.as_view(), name="api-promotion-approve"),
+    path("promotions/<int:pk>/reject/", promotions_api.PromotionRejectApi.as_view(), name="api-promotion-reject"),
+    path("promotions/<int:pk>/cancel/", promotions_api.PromotionCancelApi.as_view(), name="api-promotion-cancel"),
 ]

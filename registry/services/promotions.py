@@ -2,7 +2,6 @@
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
 from control_plane import roles
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,7 +17,7 @@ from ..models import (
     RegisteredModel,
 )
 from ._common import _lock_model, _require, _version
-from .stage_changes import Kind, _close_pending_requests, _make_production, _move
+from .stage_changes import Kind, _close_pending_requests, _close_request, _make_production, _move
 
 
 # --- Promotion requests ---------------------------------------------------------------
@@ -152,13 +151,6 @@ def _require_not_stale(request: PromotionRequest, model: RegisteredModel) -> Non
         )
 
 
-def _close(request: PromotionRequest, status: str, actor: User) -> None:
-    request.status = status
-    request.closed_at = timezone.now()
-    request.closed_by = actor
-    request.save(update_fields=["status", "closed_at", "closed_by"])
-
-
 def promotion_approve(
     *, actor: User, request_id: int, comment: str = "", override_reason: str = ""
 ) -> PromotionRequest:
@@ -208,14 +200,7 @@ def promotion_approve(
                 payload={"promotion_request": request.pk, "override_reason": override_reason, "failing_checks": gate["failing"]},
             )
         if approvals >= request.required_approvals:
-            _close(request, PromotionStatus.APPROVED, actor)
-            event_append(
-                type="promotion.approved",
-                actor=actor,
-                model_name=model.name,
-                version=request.version.version,
-                payload={"promotion_request": request.pk, "approvals": approvals},
-            )
+            _close_request(request, PromotionStatus.APPROVED, actor, request.version, approvals=approvals)
             if not rollout.start_rollout(request=request, actor=actor):
                 _make_production(
                     model,
@@ -244,14 +229,7 @@ def promotion_reject(*, actor: User, request_id: int, comment: str) -> Promotion
             comment=comment,
             gate=gate_evaluate(request.version),
         )
-        _close(request, PromotionStatus.REJECTED, actor)
-        event_append(
-            type="promotion.rejected",
-            actor=actor,
-            model_name=model.name,
-            version=request.version.version,
-            payload={"promotion_request": request.pk, "comment": comment},
-        )
+        _close_request(request, PromotionStatus.REJECTED, actor, request.version, comment=comment)
     return request
 
 
@@ -261,14 +239,7 @@ def promotion_cancel(*, actor: User, request_id: int, reason: str = "") -> Promo
         if request.requested_by_id != actor.id and not roles.user_can(actor, roles.MANAGE_USERS):
             raise Forbidden("Only the requester (or an admin) can cancel a promotion request.", code="permission_denied")
         _require_pending(request)
-        _close(request, PromotionStatus.CANCELLED, actor)
-        event_append(
-            type="promotion.cancelled",
-            actor=actor,
-            model_name=model.name,
-            version=request.version.version,
-            payload={"promotion_request": request.pk, "reason": reason},
-        )
+        _close_request(request, PromotionStatus.CANCELLED, actor, request.version, reason=reason)
     return request
 
 

@@ -122,19 +122,24 @@ def version_set_stage(
     return mv
 
 
+def _close_request(request: PromotionRequest, status: str, actor: User | None, version: ModelVersion, **payload) -> None:
+    """Close a promotion request and journal `promotion.<status>` with its payload."""
+    request.status = status
+    request.closed_at = timezone.now()
+    request.closed_by = actor
+    request.save(update_fields=["status", "closed_at", "closed_by"])
+    event_append(
+        type=f"promotion.{status}",
+        actor=actor,
+        model_name=version.model.name,
+        version=version.version,
+        payload={"promotion_request": request.pk, **payload},
+    )
+
+
 def _close_pending_requests(version: ModelVersion, actor: User, why: str) -> None:
     for request in PromotionRequest.objects.select_for_update().filter(version=version, status=PromotionStatus.PENDING):
-        request.status = PromotionStatus.CANCELLED
-        request.closed_at = timezone.now()
-        request.closed_by = actor
-        request.save(update_fields=["status", "closed_at", "closed_by"])
-        event_append(
-            type="promotion.cancelled",
-            actor=actor,
-            model_name=version.model.name,
-            version=version.version,
-            payload={"promotion_request": request.pk, "reason": why},
-        )
+        _close_request(request, PromotionStatus.CANCELLED, actor, version, reason=why)
 
 
 # --- Rollback -------------------------------------------------------------------------
