@@ -22,7 +22,7 @@ from . import mlflow_protocol, shadow
 from .auth import AuthError, authorize
 from .router import Route, routing_table
 from .routing import goes_to_challenger
-from .scoring import score
+from .scoring import prepare, score
 from .validation import validate_rows
 
 MAX_ROWS = 10_000
@@ -77,6 +77,7 @@ def _score_version(version, rows: list[dict]) -> tuple[list, float]:
     load_started = time.perf_counter()
     try:
         loaded = load_version(version)
+        prepare(loaded)
     except ModelLoadError as exc:
         raise ServingError(503, "model_unavailable", str(exc)) from None
     load_ms = (time.perf_counter() - load_started) * 1000
