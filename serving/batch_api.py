@@ -19,7 +19,9 @@ class BatchJobOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     version = serializers.IntegerField(source="version.version")
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
-    progress = serializers.SerializerMethodField()
+    progress = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Fraction of rows done, 0 to 1; null before the total is known."
+    )
 
     class Meta:
         model = BatchJob
@@ -46,12 +48,6 @@ class BatchJobOut(serializers.ModelSerializer):
             "updated_at",
             "finished_at",
         ]
-
-    def get_progress(self, job: BatchJob) -> float | None:
-        """Fraction of rows done, 0 to 1; null before the total is known."""
-        if not job.rows_total:
-            return 1.0 if job.status == BatchJob.Status.SUCCEEDED else None
-        return round(min(job.rows_done / job.rows_total, 1.0), 4)
 
 
 def _job_get(job_id: int) -> BatchJob:

@@ -88,7 +88,9 @@ def compile_hgb(model) -> CompiledHGB | None:
         rows = _probe_rows(compiled)
         if not np.array_equal(compiled.raw(rows), model._raw_predict(rows)):
             return None
-        if hasattr(model, "predict_proba") and not np.array_equal(compiled.predict_proba(rows), model.predict_proba(rows)):
+        if hasattr(model, "predict_proba") and not np.array_equal(
+            compiled.predict_proba(rows), model.predict_proba(rows)
+        ):
             return None
         if not np.array_equal(compiled.predict(rows), model.predict(rows)):
             return None

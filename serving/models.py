@@ -146,5 +146,16 @@ class BatchJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status"], name="batchjob_status")]
 
+    @property
+    def progress(self) -> float | None:
+        """Fraction of rows done, 0 to 1; None before the total is known."""
+        if not self.rows_total:
+            return 1.0 if self.status == self.Status.SUCCEEDED else None
+        return round(min(self.rows_done / self.rows_total, 1.0), 4)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
     def __str__(self) -> str:
         return f"batch {self.pk} {self.model.name} v{self.version.version} {self.status}"

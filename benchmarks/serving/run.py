@@ -377,8 +377,9 @@ def main():
         print(f"  records appended to the Redis stream (served):    {added}")
         print(f"  rows in PostgreSQL monitoring_predictionlog:      {logged}  (drain caught up {time.time()-t0:.1f} s after the load)")
         print(f"  rows - wrk 200s = {logged - ours_ok_rows} (requests still in flight when wrk stopped are served and "
-              f"logged but not counted by wrk; at most {inflight_bound} rows)")
-        ok = logged == added and 0 <= logged - ours_ok_rows <= inflight_bound
+              f"logged but not counted by wrk; about {inflight_bound} rows at most, plus any request wrk gave up on)")
+        # The invariant: every record served (appended to the stream) is a row, and no 200 wrk saw is missing.
+        ok = logged == added and logged >= ours_ok_rows
         print(f"  every prediction logged: {'YES' if ok else 'NO'}")
         (tmp / "results.json").write_text(json.dumps([{"rows": n, "concurrency": c, "ours": o, "mlflow": m}
                                                       for n, c, o, m in results], indent=1))
