@@ -14,13 +14,15 @@ DECIDE_PROMOTION = "decide_promotion"  # approve or reject someone else's reques
 ROLLBACK = "rollback"
 DELETE_MODEL = "delete_model"
 MANAGE_USERS = "manage_users"  # tokens of others, users
+MONITOR = "monitor"  # edit a model's monitor policy, start drift runs
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     VIEWER: frozenset({READ}),
-    CONTRIBUTOR: frozenset({READ, REGISTER, CHANGE_STAGE, REQUEST_PROMOTION}),
-    APPROVER: frozenset({READ, DECIDE_PROMOTION, ROLLBACK, CHANGE_STAGE}),
+    CONTRIBUTOR: frozenset({READ, REGISTER, CHANGE_STAGE, REQUEST_PROMOTION, MONITOR}),
+    APPROVER: frozenset({READ, DECIDE_PROMOTION, ROLLBACK, CHANGE_STAGE, MONITOR}),
     ADMIN: frozenset(
         {READ, REGISTER, CHANGE_STAGE, REQUEST_PROMOTION, DECIDE_PROMOTION, ROLLBACK, DELETE_MODEL, MANAGE_USERS}
+        | {MONITOR}
     ),
 }
 

@@ -255,6 +255,9 @@ PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 BATCH_DIR = Path(env.str("BATCH_DIR", default="") or VAR_DIR / "batch")
 BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=50_000)
 
+# --- Drift monitoring: the folders a reference profile may be read from by server path.
+REFERENCE_DATA_ROOTS = [Path(p) for p in env.list("REFERENCE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "reference"]
+
 
 LOGGING = {
     "version": 1,

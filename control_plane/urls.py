@@ -45,4 +45,5 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("notifications.urls")),
     path("", include("serving.page_urls")),
+    path("", include("monitoring.page_urls")),
 ]

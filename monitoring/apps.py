@@ -3,7 +3,12 @@ from django.apps import AppConfig
 
 class MonitoringConfig(AppConfig):
     """The prediction log (written off the request path, drained into PostgreSQL, ground
-    truth by feedback, purged after PREDICTION_RETENTION_DAYS); drift and performance
-    monitoring build on it."""
+    truth by feedback, purged after PREDICTION_RETENTION_DAYS), reference profiles, monitor
+    policies and drift reports; the gate's "drift detection scheduled" check."""
 
     name = "monitoring"
+
+    def ready(self):
+        from . import gate_checks
+
+        gate_checks.register()

@@ -1,3 +1,4 @@
+import logging
 import socket
 
 from celery import shared_task
@@ -7,6 +8,7 @@ from .drain import drain_until_empty
 from .prediction_log import active_backend
 from .services import predictions_purge
 
+logger = logging.getLogger(__name__)
 DRAIN_TASK_SECONDS = 50  # beat runs the drain every 60 s; one run never outlives the next
 
 
@@ -23,3 +25,47 @@ def drain_predictions() -> int:
 def purge_predictions() -> int:
     """Delete prediction log rows older than PREDICTION_RETENTION_DAYS; safe to run twice."""
     return predictions_purge()
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
+def drift_run(report_id: int) -> dict:
+    """Run a drift report left in "running"; a finished report is left as it is."""
+    from .drift_jobs import drift_report_execute
+
+    report = drift_report_execute(report_id=report_id)
+    if report is None:
+        return {"report": report_id, "status": "missing"}
+    return {"report": report_id, "status": report.status, "severity": report.severity}
+
+
+@shared_task
+def drift_run_scheduled(model_id: int) -> dict:
+    """Beat's entry point (the PeriodicTask a monitor policy writes): read the policy now,
+    skip when it is disabled, else create a report with trigger "schedule" and run it here.
+    Not retried: a failure is a failed report, and beat runs it again at the next time."""
+    from django_celery_beat.models import PeriodicTask
+
+    from registry.models import RegisteredModel
+
+    from .drift_jobs import drift_report_execute, drift_report_start
+    from .policies import monitor_policy_get, periodic_task_name
+
+    model = RegisteredModel.objects.filter(pk=model_id).first()
+    if model is None:
+        logger.info("Scheduled drift run skipped: model %s no longer exists; its schedule is removed.", model_id)
+        PeriodicTask.objects.filter(name=periodic_task_name(model_id)).delete()
+        return {"model": model_id, "skipped": "model deleted"}
+    policy = monitor_policy_get(model)
+    if not policy.enabled:
+        logger.info("Scheduled drift run of %s skipped: its monitor policy is disabled.", model.name)
+        return {"model": model_id, "skipped": "policy disabled"}
+    report = drift_report_start(model=model, trigger="schedule", enqueue=False)
+    report = drift_report_execute(report_id=report.pk)
+    return {"model": model_id, "report": report.pk, "status": report.status, "severity": report.severity}

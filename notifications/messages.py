@@ -33,6 +33,10 @@ KNOWN_EVENT_TYPES: dict[str, str] = {
     "channel.deleted": "Channel deleted",
     "channel.disabled": "Channel disabled",
     "channel.tested": "Test notification",
+    "reference.uploaded": "Reference profile uploaded",
+    "monitor.updated": "Monitor policy updated",
+    "drift.detected": "Major drift detected",
+    "performance.degraded": "Performance below its floor",
 }
 
 
@@ -81,6 +85,11 @@ def notice_for(event: Event) -> Notice:
     if event.type.startswith("channel.") and payload.get("name"):
         title += f" ({payload['name']})"
     summary = f"{label} by {event.actor_name or 'system'}."
+    if event.type == "drift.detected" and isinstance(payload.get("features"), list):
+        drifted = ", ".join(f"{f.get('feature')} (PSI {f.get('psi') or 0:.2f})" for f in payload["features"][:10])
+        summary += f" Drifted: {drifted or 'the prediction distribution'}."
+    if event.type == "performance.degraded" and isinstance(payload.get("below_floor"), list):
+        summary += f" Below floor ({payload.get('judged_on') or 'measured'}): {', '.join(payload['below_floor'])}."
     for key in ("reason", "comment", "override_reason"):
         if payload.get(key):
             summary += f" {key.replace('_', ' ').capitalize()}: {payload[key]}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitoring.psi import psi
+from monitoring.drift.psi import psi
 
 PASS, FAIL, WAIT = "pass", "fail", "wait"
 

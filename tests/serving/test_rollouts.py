@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from control_plane.models import Event
-from monitoring.psi import psi
+from monitoring.drift.psi import psi
 from registry import services
 from registry.gate import gate_evaluate
 from registry.models import ModelVersion

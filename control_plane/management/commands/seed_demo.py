@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
+from control_plane.demo_drift import seed_drift_demo
 from control_plane.demo_models import save_churn_model
 from control_plane.users import user_create
 from registry import services
@@ -32,6 +33,9 @@ class Command(BaseCommand):
         if not RegisteredModel.objects.filter(name="churn-predictor").exists():
             self._churn_model()
             self._fraud_model()
+        reports = seed_drift_demo(actor=User.objects.get(username="carol"))
+        if reports:
+            self.stdout.write(f"Drift demo: {len(reports)} daily drift reports of churn-predictor.")
         self.stdout.write("Demo users (also in %s):" % credentials_file)
         for line in credentials:
             self.stdout.write("  " + line)
