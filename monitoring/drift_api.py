@@ -168,6 +168,7 @@ class ReportOut(serializers.ModelSerializer):
             "prediction",
             "performance",
             "drifted_features",
+            "thresholds",
             "error",
             "requested_by",
             "created_at",

@@ -251,6 +251,7 @@ def _compute(report: DriftReport, policy: MonitorPolicy) -> dict:
         "compared": compared,
         "performance": performance,
         "key_features": policy.key_features,
+        "thresholds": {**policy.thresholds, **thresholds},
     }
 
 
@@ -317,6 +318,19 @@ def _journal(report: DriftReport, key_features: list[str]) -> None:
         )
 
 
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+def drift_reports_fail_abandoned() -> int:
+    """Fail the reports still "running" an hour after they were created: their worker died
+    mid-run (a manual run is retried by Celery; a scheduled one runs inside the beat task)."""
+    return DriftReport.objects.filter(status=Status.RUNNING, created_at__lt=timezone.now() - ABANDONED_AFTER).update(
+        status=Status.FAILED,
+        error="Abandoned: the worker running this report stopped before finishing it.",
+        finished_at=timezone.now(),
+    )
+
+
 def drift_report_execute(*, report_id: int) -> DriftReport | None:
     """Run a report left in "running" (a finished one is returned as it is: safe to run twice)."""
     report = DriftReport.objects.select_related("model", "version", "requested_by").filter(pk=report_id).first()
@@ -345,6 +359,7 @@ def drift_report_execute(*, report_id: int) -> DriftReport | None:
         report.features, report.prediction = compared["features"], compared["prediction"]
         report.severity, report.drifted_features = compared["severity"], compared["drifted_features"]
         report.performance = json_safe(result["performance"])
+        report.thresholds = result["thresholds"]
         report.save()
         _journal(report, result["key_features"])
     return report

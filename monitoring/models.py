@@ -142,6 +142,7 @@ class DriftReport(models.Model):
     prediction = models.JSONField(null=True, blank=True)
     performance = models.JSONField(null=True, blank=True)
     drifted_features = models.JSONField(default=list, blank=True)
+    thresholds = models.JSONField(default=dict, blank=True, help_text="The thresholds this run judged with.")
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -54,9 +54,10 @@ def drift_run_scheduled(model_id: int) -> dict:
 
     from registry.models import RegisteredModel
 
-    from .drift_jobs import drift_report_execute, drift_report_start
+    from .drift_jobs import drift_report_execute, drift_report_start, drift_reports_fail_abandoned
     from .policies import monitor_policy_get, periodic_task_name
 
+    drift_reports_fail_abandoned()
     model = RegisteredModel.objects.filter(pk=model_id).first()
     if model is None:
         logger.info("Scheduled drift run skipped: model %s no longer exists; its schedule is removed.", model_id)

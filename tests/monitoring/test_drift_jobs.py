@@ -154,6 +154,30 @@ def test_the_scheduled_task_reads_the_policy_when_it_runs(referenced, contributo
     assert drift_run_scheduled(987654) == {"model": 987654, "skipped": "model deleted"}
 
 
+def test_a_report_left_running_by_a_dead_worker_is_failed_by_the_next_scheduled_run(referenced, contributor):
+    log_traffic(referenced, customers(300, seed=14))
+    stale = drift_report_start(model=referenced.model, actor=contributor, enqueue=False)
+    fresh = drift_report_start(model=referenced.model, actor=contributor, enqueue=False)
+    DriftReport.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=2))
+
+    drift_run_scheduled(referenced.model.pk)
+
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == "failed" and stale.error.startswith("Abandoned") and stale.finished_at is not None
+    assert fresh.status == "running"  # under an hour old: its worker may still be at it
+
+
+def test_a_report_records_the_thresholds_it_judged_with(referenced, contributor):
+    log_traffic(referenced, customers(300, seed=15))
+    monitor_policy_update(model=referenced.model, actor=contributor, thresholds={"psi_moderate": 0.12})
+    report = drift_report_start(model=referenced.model, actor=contributor, enqueue=False)
+
+    report = drift_report_execute(report_id=report.pk)
+
+    assert report.thresholds["psi_moderate"] == 0.12 and report.thresholds["psi_major"] == 0.25
+
+
 def test_running_a_report_twice_changes_nothing(referenced, contributor):
     log_traffic(referenced, customers(300, seed=13, tenure_shift=30.0))
     report = drift_report_start(model=referenced.model, actor=contributor, enqueue=False)
