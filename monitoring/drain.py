@@ -9,7 +9,8 @@ At-least-once delivery with an idempotent insert gives exactly one row per recor
   re-reads its own pending entries when it starts again, and any other consumer claims
   entries left idle longer than `claim_idle_ms` (XAUTOCLAIM). Re-inserting them is a no-op.
 A record the database refuses (malformed JSON, a value out of range) goes to the dead-letter
-stream `<stream>:dead` with the reason, so it can never block the entries behind it.
+stream `<stream>:dead` with the reason (and its entry's id), so it can never block the
+entries behind it; the other records of its entry are stored.
 """
 
 import logging
@@ -40,7 +41,8 @@ def drain_once(
     method: str = "auto",
     pause_after_insert_ms: int = 0,
 ) -> int:
-    """Store one batch and acknowledge it; answers how many entries were settled (0: none waiting).
+    """Store one batch and acknowledge it; answers how many entries were settled (0: none
+    waiting). An entry holds one record, or the rows of one request (log_codec).
 
     Reads, in order: this consumer's own pending entries (a previous run died holding them),
     entries idle in another consumer for `claim_idle_ms` or more, then new entries (waiting up
@@ -62,7 +64,7 @@ def drain_once(
             continue
         payloads.append((entry_id, raw))
     refused = store_payloads([raw for _, raw in payloads], method=method)
-    dead: list[Dead] = [(payloads[index][0], reason, payloads[index][1]) for index, reason in refused]
+    dead: list[Dead] = [(payloads[r.index][0], r.reason, r.record) for r in refused]
     if pause_after_insert_ms > 0:
         logger.warning("Pausing %d ms between commit and acknowledgement (test aid).", pause_after_insert_ms)
         time.sleep(pause_after_insert_ms / 1000)

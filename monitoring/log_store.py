@@ -1,15 +1,18 @@
-"""Storing prediction records: JSON payloads (log_codec's format) to PredictionLog rows, in
-one transaction, duplicates ignored. Shared by the drain and the direct write path.
+"""Storing prediction records: JSON payloads (log_codec's format: one record, or an array
+of records) to PredictionLog rows, in one transaction, duplicates ignored. Shared by the
+drain and the direct write path.
 
 Two methods: "copy" (PostgreSQL) COPYs the raw JSON into a temporary table and runs one
-INSERT ... SELECT ... ON CONFLICT DO NOTHING, so Python never decodes the records; "bulk"
-decodes and validates in Python and uses bulk_create(ignore_conflicts=True). When the
-database refuses a batch, each record is stored on its own and the bad ones are returned.
+INSERT ... SELECT ... ON CONFLICT DO NOTHING over its records (arrays unnested by
+PostgreSQL), so Python never decodes them; "bulk" decodes and validates in Python and uses
+bulk_create(ignore_conflicts=True). When the database refuses a batch, each record is
+stored on its own and the bad ones are returned: the others are kept.
 """
 
 import json
 import math
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import DataError, IntegrityError, connection, transaction
 
@@ -23,8 +26,19 @@ class MalformedRecord(ValueError):
     pass
 
 
-def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[tuple[int, str]]:
-    """Insert the records in one transaction; answers [(index, reason)] for those refused.
+class Refusal(NamedTuple):
+    index: int  # of the payload holding the record
+    reason: str
+    record: bytes  # the refused record alone (the whole payload when it is not JSON)
+    request_id: str
+
+
+def _records_of(decoded) -> list:
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
+def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[Refusal]:
+    """Insert the payloads' records in one transaction; answers the records refused.
     Transient database errors (connection lost...) propagate: nothing was stored."""
     if not raws:
         return []
@@ -35,7 +49,7 @@ def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[tuple[int
             if _copy_insert(raws):
                 return []
         else:
-            rows = [row_from_payload(json.loads(raw)) for raw in raws]
+            rows = [row_from_payload(data) for raw in raws for data in _records_of(json.loads(raw))]
             with transaction.atomic():
                 PredictionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
             return []
@@ -44,16 +58,28 @@ def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[tuple[int
     return _store_one_by_one(raws)
 
 
-def _store_one_by_one(raws: list[bytes]) -> list[tuple[int, str]]:
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _store_one_by_one(raws: list[bytes]) -> list[Refusal]:
     refused = []
     with transaction.atomic():
         for index, raw in enumerate(raws):
             try:
-                row = row_from_payload(json.loads(raw))
-                with transaction.atomic():
-                    PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
-            except BAD_DATA as exc:
-                refused.append((index, f"{type(exc).__name__}: {exc}"[:1000]))
+                decoded = json.loads(raw)
+            except ValueError as exc:
+                refused.append(Refusal(index, _reason(exc), raw, "?"))
+                continue
+            for data in _records_of(decoded):
+                try:
+                    row = row_from_payload(data)
+                    with transaction.atomic():
+                        PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
+                except BAD_DATA as exc:
+                    record = raw if not isinstance(decoded, list) else json.dumps(data).encode()
+                    request_id = data.get("request_id") if isinstance(data, dict) else None
+                    refused.append(Refusal(index, _reason(exc), record, str(request_id or "?")[:128]))
     return refused
 
 
@@ -70,14 +96,22 @@ _VALID = """
     AND coalesce(jsonb_typeof(p->'extra'), 'null') IN ('object', 'null')
     AND coalesce(jsonb_typeof(p->'deployment_id'), 'null') IN ('number', 'null')
 """
+# The records of the incoming payloads: an array payload's elements, or the payload itself.
+_RECORDS = f"""
+    WITH records AS (
+        SELECT r AS p FROM {_INCOMING},
+        jsonb_array_elements(CASE WHEN jsonb_typeof(p) = 'array' THEN p ELSE jsonb_build_array(p) END) AS e(r)
+    )
+"""
 _INSERT = f"""
+    {_RECORDS}
     INSERT INTO {PredictionLog._meta.db_table}
         (request_id, model_name, model_version, variant, deployment_id, ts, features, prediction, latency_ms, extra)
     SELECT p->>'request_id', p->>'model_name', (p->>'model_version')::integer, p->>'variant',
            (p->>'deployment_id')::bigint, (p->>'timestamp')::timestamptz, p->'features',
            NULLIF(p->'prediction', 'null'::jsonb), (p->>'latency_ms')::double precision,
            coalesce(NULLIF(p->'extra', 'null'::jsonb), '{{}}'::jsonb)
-    FROM {_INCOMING}
+    FROM records
     ON CONFLICT DO NOTHING
 """
 
@@ -96,7 +130,7 @@ def _copy_insert(raws: list[bytes]) -> bool:
         cursor.execute(f"DELETE FROM {_INCOMING}")  # empty already, unless inside an outer transaction
         with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {_INCOMING} (p) FROM STDIN") as copy:
             copy.write(b"".join(map(_copy_line, raws)))
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_INCOMING} WHERE NOT coalesce({_VALID}, false))")
+        cursor.execute(f"{_RECORDS} SELECT EXISTS (SELECT 1 FROM records WHERE NOT coalesce({_VALID}, false))")
         if cursor.fetchone()[0]:
             return False
         cursor.execute(_INSERT)

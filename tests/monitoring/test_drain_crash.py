@@ -56,9 +56,9 @@ def drainer(transactional_db, stream):
 
 
 def serve(n: int) -> set[str]:
-    """What serving does: log n predictions (one per request, like the predict endpoint)."""
-    for start in range(0, n, 100):
-        log_predictions([make_record(i) for i in range(start, min(start + 100, n))])
+    """What serving does: log n one-row predictions, one call (one stream entry) each."""
+    for i in range(n):
+        log_predictions([make_record(i)])
     return {f"req-{i:06d}" for i in range(n)}
 
 

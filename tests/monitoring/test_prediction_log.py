@@ -58,13 +58,13 @@ def test_the_same_request_and_variant_logged_twice_is_one_row(direct):
 
 
 def test_redis_mode_appends_to_the_stream_and_drain_stores_and_acknowledges(stream):
-    log_predictions([make_record(i) for i in range(250)])
+    log_predictions([make_record(i) for i in range(250)])  # a 250-row request: entries of 100, 100 and 50 records
     log_predictions([make_record(999)])  # the one-record fast path
 
-    assert redis_client().xlen(stream) == 251
+    assert redis_client().xlen(stream) == 4
     assert not PredictionLog.objects.exists()  # nothing on the request path touched the database
 
-    assert drain_once(consumer="t1", batch=1000) == 251
+    assert drain_once(consumer="t1", batch=1000) == 4
 
     assert PredictionLog.objects.count() == 251
     assert backlog() == {"length": 0, "pending": 0}
@@ -73,10 +73,11 @@ def test_redis_mode_appends_to_the_stream_and_drain_stores_and_acknowledges(stre
 
 @pytest.mark.parametrize("method", ["copy", "bulk"])
 def test_both_insert_methods_store_the_same_rows_and_ignore_duplicates(stream, method):
-    log_predictions([make_record(i) for i in range(30)])
-    log_predictions([make_record(i) for i in range(10)])  # retried by a client: same request ids
+    for i in range(30):
+        log_predictions([make_record(i)])
+    log_predictions([make_record(i) for i in range(10)])  # a 10-row request repeating request ids: one entry
 
-    assert drain_until_empty(consumer="t1", batch=7, method=method) == 40
+    assert drain_until_empty(consumer="t1", batch=7, method=method) == 31
 
     assert PredictionLog.objects.count() == 30
     row = PredictionLog.objects.get(request_id="req-000003")
@@ -129,9 +130,35 @@ def test_a_malformed_entry_is_dead_lettered_and_does_not_block_the_others(stream
     assert backlog() == {"length": 0, "pending": 0}
 
 
+@pytest.mark.parametrize("method", ["copy", "bulk"])
+def test_a_bad_record_inside_a_request_entry_is_dead_lettered_alone(stream, method):
+    client = redis_client()
+    records = [json.loads(prediction_log.encode(make_record(i))) for i in range(5)]
+    records[2]["latency_ms"] = "slow"
+    client.xadd(stream, {"d": json.dumps(records)})
+
+    assert drain_once(consumer="t1", batch=100, method=method) == 1
+
+    stored = sorted(PredictionLog.objects.values_list("request_id", flat=True))
+    assert stored == ["req-000000", "req-000001", "req-000003", "req-000004"]
+    (_, dead), = client.xrange(stream + DEAD_SUFFIX)
+    assert json.loads(dead[b"d"])["request_id"] == "req-000002" and b"latency_ms" in dead[b"reason"]
+    assert backlog() == {"length": 0, "pending": 0}
+
+
+def test_a_request_is_one_entry_and_every_row_a_record(stream):
+    log_predictions([make_record(i, request_id=f"big-{i}") for i in range(100)])
+
+    (_, fields), = redis_client().xrange(stream)
+    assert [r["request_id"] for r in json.loads(fields[b"d"])] == [f"big-{i}" for i in range(100)]
+    drain_until_empty(consumer="t1")
+    assert PredictionLog.objects.filter(request_id__startswith="big-").count() == 100
+
+
 def test_entries_left_pending_by_a_vanished_consumer_are_claimed(stream):
     client = redis_client()
-    log_predictions([make_record(i) for i in range(20)])
+    for i in range(20):
+        log_predictions([make_record(i)])
     ensure_group(client, stream)
     client.xreadgroup(GROUP, "crashed", {stream: ">"}, count=8)  # delivered, never acknowledged
     assert client.xpending(stream, GROUP)["pending"] == 8
@@ -147,7 +174,8 @@ def test_entries_left_pending_by_a_vanished_consumer_are_claimed(stream):
 
 def test_a_consumer_rereads_its_own_pending_entries_first(stream):
     client = redis_client()
-    log_predictions([make_record(i) for i in range(10)])
+    for i in range(10):
+        log_predictions([make_record(i)])
     ensure_group(client, stream)
     client.xreadgroup(GROUP, "t1", {stream: ">"}, count=4)  # "t1" died holding these
 
