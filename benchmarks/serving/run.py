@@ -338,8 +338,9 @@ def main():
         added_baseline = entries_added(rc, stream)
         log(f"log rows after warm-up: {baseline} (stream entries added {added_baseline})")
 
-        results, ours_ok_rows = [], 0
+        results, ours_ok_rows, served_records = [], 0, 0
         for n in args.rows:
+            entries_before = entries_added(rc, stream)
             for c in args.concurrency:
                 o = measure("ours", ours_url, bodies[n][0], auth, c, args.duration, lua, ours.pid)
                 m = measure("mlflow", mlflow_url, bodies[n][1], "", c, args.duration, lua, mlf.pid)
@@ -348,11 +349,13 @@ def main():
                 log(f"rows={n:<3} c={c:<2} ours {o['rps']:7.1f} rps p50 {o['p50_us']/1e3:6.1f} p99 {o['p99_us']/1e3:6.1f} ms "
                     f"non2xx {o['status_errors']} cpu {o['cpu_split']} | mlflow {m['rps']:7.1f} rps "
                     f"p50 {m['p50_us']/1e3:6.1f} p99 {m['p99_us']/1e3:6.1f} ms non2xx {m['status_errors']} cpu {m['cpu_split']}")
+            # A request of n <= 100 rows appends one stream entry holding its n records.
+            served_records += (entries_added(rc, stream) - entries_before) * n
 
         log("waiting for the drain to catch up")
         t0 = time.time()
         final = wait_drained(args.db, rc, stream)
-        added = entries_added(rc, stream) - added_baseline
+        added = served_records
         logged = final - baseline
         inflight_bound = sum(c * n for n in args.rows for c in args.concurrency)
 
@@ -374,7 +377,7 @@ def main():
         print()
         print("Prediction log check (measured cases only, warm-up excluded):")
         print(f"  predictions answered 200, counted by wrk:        {ours_ok_rows}")
-        print(f"  records appended to the Redis stream (served):    {added}")
+        print(f"  records appended to the Redis stream (served):    {added}  (stream entries x rows per request)")
         print(f"  rows in PostgreSQL monitoring_predictionlog:      {logged}  (drain caught up {time.time()-t0:.1f} s after the load)")
         print(f"  rows - wrk 200s = {logged - ours_ok_rows} (requests still in flight when wrk stopped are served and "
               f"logged but not counted by wrk; about {inflight_bound} rows at most, plus any request wrk gave up on)")

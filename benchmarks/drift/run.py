@@ -1,0 +1,602 @@
+"""Drift benchmark: our kernels (monitoring/drift) against Evidently's DataDriftPreset and
+NannyML's UnivariateDriftCalculator on the same generated data. See README.md beside this file.
+
+    python benchmarks/drift/run.py --rows 100000 1000000      # the whole run: ~10 min on 2 cores
+                                                              # (+ ~4 min once, installing the peers)
+    python benchmarks/drift/run.py --rows 20000 --passes 1    # a quick look
+
+Run it with the project's interpreter (its numpy/scipy/pyarrow are what "ours" uses). For the
+peers it makes one virtual environment each under --venv-dir (default /tmp/drift-bench-venvs),
+with pinned versions from PyPI, the first time; later runs reuse them. It writes the data once
+per size (--data-dir), runs every tool pass in a fresh subprocess, takes medians, checks our
+PSI/KS values against scipy, prints the tables and writes them to RESULTS.md (--results).
+Not part of the test suite: far too slow.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import generate
+from _common import RESULT_PREFIX
+
+# Pinned peer environments (PyPI). Evidently 0.7 needs pandas < 3. NannyML 0.13.1 imports
+# statsmodels without declaring it; pandas is pinned to the same 2.x for both peers.
+PEER_ENVS = {
+    "evidently": ["evidently==0.7.23", "pandas==2.3.3", "numpy==2.4.6", "scipy==1.17.1", "pyarrow==26.0.1"],
+    "nannyml": [
+        "nannyml==0.13.1",
+        "statsmodels==0.15.0",
+        "pandas==2.3.3",
+        "numpy==2.4.6",
+        "scipy==1.17.1",
+        "pyarrow==26.0.1",
+    ],
+}
+
+# tool -> (environment, runner script, extra runner arguments, slow?)
+TOOLS = {
+    "ours": (None, "run_ours.py", [], False),
+    "ours-job": (None, "run_ours.py", ["--mode", "job"], False),
+    "evidently": ("evidently", "run_evidently.py", [], True),
+    "evidently-psi": ("evidently", "run_evidently.py", ["--method", "psi"], True),
+    "nannyml": ("nannyml", "run_nannyml.py", [], True),
+}
+LABELS = {
+    "ours": "ours (profile + compare)",
+    "ours-job": "ours, job only (stored profile + compare)",
+    "evidently": "Evidently DataDriftPreset, defaults",
+    "evidently-psi": "Evidently DataDriftPreset(method='psi')",
+    "nannyml": "NannyML UnivariateDriftCalculator",
+}
+
+
+def log(msg: str):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---- environments -----------------------------------------------------------------------
+
+
+def venv_python(venv_dir: Path, name: str, base_python: str) -> Path:
+    """The interpreter of the pinned environment `name`, created and filled on first use."""
+    requirements = PEER_ENVS[name]
+    tag = hashlib.sha1("\n".join(requirements).encode()).hexdigest()[:8]
+    target = venv_dir / f"{name}-{tag}"
+    python = target / "bin" / "python"
+    marker = target / "installed.txt"
+    if marker.exists():
+        return python
+    log(f"creating {target} ({' '.join(requirements)})")
+    subprocess.run([base_python, "-m", "venv", "--clear", str(target)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    result = subprocess.run([*pip, *requirements], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join(line for line in result.stderr.splitlines() if "is ignored" not in line)[-3000:]
+        raise SystemExit(f"pip install into {target} failed:\n{tail}")
+    freeze = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
+    marker.write_text(freeze)
+    return python
+
+
+def base_interpreter() -> str:
+    """A python to make venvs from: the base of the running venv if there is one."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return str(base) if base.exists() else sys.executable
+
+
+def kernel_fingerprint() -> str:
+    """sha1 over monitoring/drift/*.py: the kernels "ours" ran with (a change mid-run is reported)."""
+    digest = hashlib.sha1()
+    for path in sorted((REPO / "monitoring" / "drift").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# ---- one pass ---------------------------------------------------------------------------
+
+
+def run_once(python: str, script: str, data_dir: Path, extra: list, timeout: float) -> dict:
+    """Run a runner in a fresh process; its result line plus the process's own rusage (wait4)."""
+    env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1", "PYTHONHASHSEED": "0"}
+    cmd = [python, str(HERE / script), "--data", str(data_dir), *extra]
+    out_path = data_dir / f".{script}.{os.getpid()}.out"
+    err_path = data_dir / f".{script}.{os.getpid()}.err"
+    t0 = time.perf_counter()
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=str(REPO))
+        deadline = time.time() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.time() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                raise RuntimeError(f"{' '.join(cmd)} timed out after {timeout} s")
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - t0
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    out_path.unlink()
+    err_path.unlink()
+    lines = [line for line in stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}:\n{stderr[-4000:]}")
+    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    result["process_maxrss_mb"] = round(usage.ru_maxrss / 1024.0, 1)  # this child alone (wait4)
+    result["process_wall_s"] = round(elapsed, 2)
+    return result
+
+
+# ---- scoring ----------------------------------------------------------------------------
+
+
+def score_flags(flagged: list, truth: dict) -> dict:
+    shifted, unshifted = set(truth["shifted"]), set(truth["unshifted"])
+    return {
+        "flagged": sorted(flagged),
+        "missed": sorted(shifted - set(flagged)),
+        "false_alarms": sorted(set(flagged) & unshifted),
+    }
+
+
+def summarise(passes: list, truth: dict) -> dict:
+    first = passes[0]
+    flag_sets = {tuple(p["flagged"]) for p in passes}
+    summary = {
+        "passes": len(passes),
+        "wall_s": statistics.median(p["compute_s"] for p in passes),
+        "wall_s_all": [p["compute_s"] for p in passes],
+        "cpu_s": statistics.median(p["compute_cpu_s"] for p in passes),
+        "peak_mb": statistics.median(p["process_maxrss_mb"] for p in passes),
+        "drift_peak_mb": statistics.median(p["compute_peak_mb"] for p in passes),
+        "data_mb": statistics.median(p["data_mb"] for p in passes),
+        "load_s": statistics.median(p["load_s"] for p in passes),
+        "loadavg": [p["loadavg_before_after"] for p in passes],
+        "flags_stable": len(flag_sets) == 1,
+        **score_flags(first["flagged"], truth),
+    }
+    for key in ("build_s", "json_s", "compare_s"):
+        if key in first:
+            summary[key] = statistics.median(p[key] for p in passes)
+    for key in ("flagged_js_only", "errors", "versions"):
+        if key in first:
+            summary[key] = first[key]
+    if "flagged_js_only" in first:
+        summary["js_only"] = score_flags(first["flagged_js_only"], truth)
+    return summary
+
+
+# ---- report -----------------------------------------------------------------------------
+
+
+def fmt(x, digits=1):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def short(names: list, limit: int = 8) -> str:
+    if not names:
+        return "none"
+    return ", ".join(names) if len(names) <= limit else f"{len(names)}: " + ", ".join(names[:limit]) + ", ..."
+
+
+def results_table(results: dict, truth_by_size: dict) -> str:
+    lines = [
+        (
+            "| rows | tool | passes | wall s (median) | CPU s | peak MB (process) | peak MB during drift "
+            "| data MB | flagged | missed shifted | false alarms |"
+        ),
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for rows, per_tool in results.items():
+        n_shifted = len(truth_by_size[rows]["shifted"])
+        for tool, s in per_tool.items():
+            lines.append(
+                f"| {rows:,} | {LABELS[tool]} | {s['passes']} | {fmt(s['wall_s'], 2)} | {fmt(s['cpu_s'], 2)} "
+                f"| {fmt(s['peak_mb'], 0)} | {fmt(s['drift_peak_mb'], 0)} | {fmt(s['data_mb'], 0)} "
+                f"| {len(s['flagged'])} | {len(s['missed'])}/{n_shifted}: {short(s['missed'])} "
+                f"| {short(s['false_alarms'])} |"
+            )
+    return "\n".join(lines)
+
+
+def ratio_table(results: dict) -> str:
+    lines = [
+        (
+            "| rows | against | wall time, theirs / ours | CPU time, theirs / ours | peak MB, ours / theirs "
+            "| drift-phase peak MB, ours / theirs | drift-phase MB above data, ours / theirs |"
+        ),
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for rows, per_tool in results.items():
+        ours = per_tool.get("ours")
+        if not ours:
+            continue
+        for tool, s in per_tool.items():
+            if tool.startswith("ours"):
+                continue
+            above_ours = ours["drift_peak_mb"] - ours["data_mb"]
+            above_theirs = s["drift_peak_mb"] - s["data_mb"]
+            lines.append(
+                f"| {rows:,} | {LABELS[tool]} | {s['wall_s'] / ours['wall_s']:.1f}x | {s['cpu_s'] / ours['cpu_s']:.1f}x "
+                f"| {ours['peak_mb'] / s['peak_mb']:.2f} | {ours['drift_peak_mb'] / s['drift_peak_mb']:.2f} "
+                f"| {above_ours / max(above_theirs, 1e-9):.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def check_table(checks: dict) -> str:
+    names = sorted({k for c in checks.values() if c for k in c["max_abs_diff"]})
+    lines = ["| rows | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+    for rows, check in checks.items():
+        if not check:
+            continue
+        cells = []
+        for k in names:
+            d = check["max_abs_diff"].get(k)
+            cells.append("-" if d is None else f"{d['max']:.2g} ({d['column']})")
+        lines.append(f"| {rows:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sample_ks_gap(check: dict) -> tuple[float, str]:
+    """Largest |KS on the 10,000-value profile sample - KS on the full reference| (information)."""
+    worst = (0.0, "")
+    for name, col in check["per_column"].items():
+        e = col["expected"]
+        if "ks_stat_full_reference" in e:
+            gap = abs(e["ks_stat"] - e["ks_stat_full_reference"])
+            worst = max(worst, (gap, name))
+    return worst
+
+
+def verdict(results: dict) -> list:
+    lines = []
+    largest = max(results)
+    per_tool = results[largest]
+    ours, ev = per_tool.get("ours"), per_tool.get("evidently")
+    if ours:
+        ok = not ours["missed"] and not ours["false_alarms"]
+        lines.append(
+            f"- every shifted column flagged and no unshifted one ({largest:,} rows): "
+            f"{'yes' if ok else 'NO'} (missed {short(ours['missed'])}; false alarms {short(ours['false_alarms'])})"
+        )
+    if ours and ev:
+        wall, cpu = ev["wall_s"] / ours["wall_s"], ev["cpu_s"] / ours["cpu_s"]
+        lines.append(
+            f"- at least 20x faster than Evidently's defaults at {largest:,} rows: "
+            f"{'yes' if wall >= 20 else 'NO'} on wall time ({wall:.1f}x), {'yes' if cpu >= 20 else 'NO'} "
+            f"on CPU time ({cpu:.1f}x)"
+        )
+        mem, drift_mem = ours["peak_mb"] / ev["peak_mb"], ours["drift_peak_mb"] / ev["drift_peak_mb"]
+        lines.append(
+            f"- at most a quarter of Evidently's memory at {largest:,} rows: "
+            f"{'yes' if mem <= 0.25 else 'NO'} on the process peak ({ours['peak_mb']:.0f} / {ev['peak_mb']:.0f} MB "
+            f"= {mem:.2f}); {'yes' if drift_mem <= 0.25 else 'NO'} on the drift-phase peak ({drift_mem:.2f})"
+        )
+    return lines
+
+
+def margins_table(rows: int, raw: dict, truth: dict) -> str:
+    """Per shifted column, each tool's own numbers against its thresholds; last line: the largest
+    value over the unshifted columns (the noise level each threshold has to clear)."""
+    first = {tool: passes[0] for tool, passes in raw.items() if passes}
+
+    def ours(col):
+        r = first["ours"]["scores"].get(col) or {}
+        w = r.get("wasserstein_std")
+        return (
+            f"{r.get('severity')}: PSI {fmt(r.get('psi'), 3)}, W/std {fmt(w, 3)}, "
+            f"KS {fmt(r.get('ks_stat'), 3)}, JS {fmt(r.get('js'), 3)}"
+        )
+
+    def evid(tool, col):
+        return fmt(first[tool]["scores"].get(col), 3)
+
+    def nml(col):
+        r = first["nannyml"]["scores"].get(col) or {}
+        parts = []
+        for m, label in (("kolmogorov_smirnov", "KS"), ("chi2", "chi2"), ("jensen_shannon", "JS")):
+            if m in r:
+                limit = r.get(f"{m}_upper_threshold")
+                parts.append(f"{label} {fmt(r[m], 3)}" + (f" (> {fmt(limit, 3)})" if limit is not None else ""))
+        return ", ".join(parts)
+
+    cols = [c for c in ("ours", "evidently", "evidently-psi", "nannyml") if c in first]
+    heads = {
+        "ours": "ours: severity, statistics",
+        "evidently": "Evidently default (W/std or JS >= 0.1)",
+        "evidently-psi": "Evidently PSI (>= 0.1)",
+        "nannyml": "NannyML (alert above)",
+    }
+    lines = ["| column | " + " | ".join(heads[c] for c in cols) + " |", "|---|" + "---|" * len(cols)]
+    cell = {
+        "ours": ours,
+        "evidently": lambda c: evid("evidently", c),
+        "evidently-psi": lambda c: evid("evidently-psi", c),
+    }
+    cell["nannyml"] = nml
+    for col in truth["shifted"]:
+        lines.append(f"| `{col}` | " + " | ".join(cell[c](col) for c in cols) + " |")
+    noise = []
+    for c in cols:
+        if c == "ours":
+            scores = first["ours"]["scores"]
+            best = {
+                k: max((scores[u].get(k) or 0.0, u) for u in truth["unshifted"])
+                for k in ("psi", "wasserstein_std", "ks_stat", "js")
+            }
+            noise.append(", ".join(f"{k} {v[0]:.3f} ({v[1]})" for k, v in best.items()))
+        elif c.startswith("evidently"):
+            v = max((first[c]["scores"].get(u) or 0.0, u) for u in truth["unshifted"])
+            noise.append(f"{v[0]:.3f} ({v[1]})")
+        else:
+            scores = first[c]["scores"]
+            parts = []
+            for m in ("kolmogorov_smirnov", "jensen_shannon"):
+                v = max(((scores[u].get(m) or 0.0), u) for u in truth["unshifted"] if m in scores[u])
+                parts.append(f"{m} {v[0]:.3f} ({v[1]})")
+            noise.append(", ".join(parts))
+    lines.append("| largest over the 17 unshifted | " + " | ".join(noise) + " |")
+    return f"{rows:,} rows, first pass of each tool:\n\n" + "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, IndexError, ValueError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}"
+
+
+def write_report(path: Path, args, results, checks, truth_by_size, versions, started, raw=None) -> str:
+    any_truth = next(iter(truth_by_size.values()))
+    ours = {rows: per_tool.get("ours") for rows, per_tool in results.items()}
+    parts = [
+        "# Drift benchmark results",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine()}; `python benchmarks/drift/run.py "
+        + " ".join(args.argv)
+        + "`. Data: seed "
+        + str(args.seed)
+        + ", 20 numeric + 5 categorical features, 8 shifted (see README.md). Timings are medians "
+        "over the passes, each pass a fresh process; wall time is the drift computation alone (what each "
+        "tool's timing covers is in README.md), CPU time is that process's user + system time over "
+        "the same span. Peak MB (process) is the runner process's ru_maxrss (wait4); peak MB during "
+        "drift is the high-water mark of the timed span alone, the loaded data included; data MB is "
+        "the resident size once the data was loaded, before the timed span.",
+        "",
+        results_table(results, truth_by_size),
+        "",
+        "Ratios (ours = profile + compare in one process):",
+        "",
+        ratio_table(results),
+        "",
+        "Targets from the issue:",
+        "",
+        *verdict(results),
+        "",
+        (
+            "Our statistics against an independent numpy/scipy computation in the same run (largest absolute "
+            "difference over the columns, and where):"
+        ),
+        "",
+        check_table(checks),
+        "",
+    ]
+    for rows, check in checks.items():
+        if check:
+            gap, name = sample_ks_gap(check)
+            parts.append(
+                f"- {rows:,} rows: KS on our 10,000-value reference sample vs KS on the full reference: "
+                f"largest difference of the statistic {gap:.4f} ({name})."
+            )
+    parts += ["", "Where ours spends its time (median pass):", ""]
+    for rows, s in ours.items():
+        if s:
+            parts.append(
+                f"- {rows:,} rows: profile_build {fmt(s.get('build_s'), 2)} s, JSON round trip of the profile "
+                f"{fmt(s.get('json_s'), 2)} s, drift_compare {fmt(s.get('compare_s'), 2)} s "
+                f"(wall times of all passes {s['wall_s_all']})."
+            )
+    if raw:
+        parts += ["", "Margins: each tool's numbers on the shifted columns, and its noise level", ""]
+        for rows in raw:
+            if "ours" in raw[rows]:
+                parts += [margins_table(rows, raw[rows], truth_by_size[rows]), ""]
+    parts += ["", "Flags per tool (first pass; identical in every pass unless marked):", ""]
+    for rows, per_tool in results.items():
+        for tool, s in per_tool.items():
+            stable = "" if s["flags_stable"] else " (flags differed between passes)"
+            extra = ""
+            if "js_only" in s:
+                js = s["js_only"]
+                extra = (
+                    f"; Jensen-Shannon alone: missed {short(js['missed'])}, false alarms {short(js['false_alarms'])}"
+                )
+            parts.append(f"- {rows:,}, {tool}: {short(s['flagged'], 30)}{stable}{extra}")
+    parts += [
+        "",
+        "Shifted columns: " + "; ".join(f"`{c}` {d}" for c, d in any_truth["shifted"].items()) + ".",
+        "",
+        "Load average (1 min) before/after each timed span: "
+        + "; ".join(
+            f"{rows:,} {tool} {s['loadavg']}" for rows, per_tool in results.items() for tool, s in per_tool.items()
+        )
+        + ".",
+        "",
+        "Versions: "
+        + "; ".join(f"{tool}: " + ", ".join(f"{k} {v}" for k, v in (vs or {}).items()) for tool, vs in versions.items())
+        + ".",
+        "",
+    ]
+    text = "\n".join(parts)
+    if path:
+        path.write_text(text)
+    return text
+
+
+def rerender(args):
+    saved = json.loads(args.rerender.read_text())
+    results = {int(k): v for k, v in saved["results"].items()}
+    raw = {int(k): v for k, v in saved["raw"].items()}
+    truth_by_size = {rows: json.loads((args.data_dir / f"rows-{rows}" / "truth.json").read_text()) for rows in results}
+    checks = {rows: next((p["check"] for p in raw[rows].get("ours", []) if p.get("check")), None) for rows in raw}
+    args.argv = saved.get("argv", ["..."])
+    args.seed = truth_by_size[min(results)]["seed"]
+    started = datetime.fromisoformat(saved["started"]) if "started" in saved else datetime.now(UTC)
+    versions = saved.get("versions") or {t: raw[min(raw)][t][0].get("versions") for t in raw[min(raw)]}
+    path = Path(args.results) if args.results else None
+    print(write_report(path, args, results, checks, truth_by_size, versions, started, raw))
+
+
+# ---- main -------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        metavar="N",
+        default=[100_000, 1_000_000],
+        help="sizes, rows per set (default 100000 1000000)",
+    )
+    parser.add_argument(
+        "--tools",
+        nargs="+",
+        metavar="TOOL",
+        default=list(TOOLS),
+        choices=list(TOOLS),
+        help=f"of {', '.join(TOOLS)} (default: all)",
+    )
+    parser.add_argument("--passes", type=int, metavar="N", default=3, help="passes per tool and size (default 3)")
+    parser.add_argument(
+        "--slow-passes",
+        type=int,
+        metavar="N",
+        default=1,
+        help="passes for the peers at sizes >= --slow-from (default 1)",
+    )
+    parser.add_argument(
+        "--slow-from",
+        type=int,
+        metavar="ROWS",
+        default=1_000_000,
+        help="size from which --slow-passes applies (default 1000000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        default=Path("/tmp/drift-bench-data"),
+        help="generated data and raw results (default /tmp/drift-bench-data)",
+    )
+    parser.add_argument(
+        "--venv-dir",
+        type=Path,
+        metavar="DIR",
+        default=Path(os.environ.get("DRIFT_BENCH_VENVS", "/tmp/drift-bench-venvs")),
+        help="the peers' virtual environments (default $DRIFT_BENCH_VENVS or /tmp/drift-bench-venvs)",
+    )
+    parser.add_argument(
+        "--results",
+        metavar="PATH",
+        default=str(HERE / "RESULTS.md"),
+        help="markdown report (default: RESULTS.md here; '' for none)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, metavar="S", default=3600, help="seconds per pass before it is killed (default 3600)"
+    )
+    parser.add_argument(
+        "--rerender", type=Path, metavar="JSON", help="rewrite the report from a saved results-*.json; run nothing"
+    )
+    args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    if args.rerender:
+        return rerender(args)
+    started = datetime.now(UTC)
+    fingerprint = kernel_fingerprint()
+
+    pythons = {None: sys.executable}
+    for env in sorted({TOOLS[t][0] for t in args.tools} - {None}):
+        pythons[env] = str(venv_python(args.venv_dir, env, base_interpreter()))
+    versions = {}
+
+    results, checks, truth_by_size = {}, {}, {}
+    raw = {}
+    for rows in args.rows:
+        t0 = time.perf_counter()
+        data_dir = generate.write(rows, args.seed, args.data_dir)
+        truth = json.loads((data_dir / "truth.json").read_text())
+        truth_by_size[rows] = truth
+        log(f"{rows:,} rows: data in {data_dir} ({time.perf_counter() - t0:.1f} s)")
+        if "ours-job" in args.tools:
+            run_once(sys.executable, "run_ours.py", data_dir, ["--mode", "build-profile"], args.timeout)
+        passes = {t: (args.slow_passes if TOOLS[t][3] and rows >= args.slow_from else args.passes) for t in args.tools}
+        collected = {t: [] for t in args.tools}
+        for i in range(max(passes.values())):
+            for tool in args.tools:  # interleaved, so a busy spell of the machine hits every tool
+                if i >= passes[tool]:
+                    continue
+                env, script, extra, _slow = TOOLS[tool]
+                if tool == "ours" and i > 0:
+                    extra = [*extra, "--no-check"]  # the independent check once per size is enough
+                result = run_once(pythons[env], script, data_dir, extra, args.timeout)
+                collected[tool].append(result)
+                log(
+                    f"{rows:,} {tool} pass {i + 1}/{passes[tool]}: {result['compute_s']:.2f} s wall, "
+                    f"{result['compute_cpu_s']:.2f} s CPU, peak {result['process_maxrss_mb']:.0f} MB, "
+                    f"flagged {len(result['flagged'])}"
+                )
+                if result.get("check"):
+                    checks[rows] = result["check"]
+                    diffs = ", ".join(f"{k} {v['max']:.2g}" for k, v in result["check"]["max_abs_diff"].items())
+                    log(f"{rows:,} ours vs independent numpy/scipy, max abs diff: {diffs}")
+        results[rows] = {t: summarise(collected[t], truth) for t in args.tools}
+        raw[rows] = collected
+        for t in args.tools:
+            versions.setdefault(t, collected[t][0].get("versions"))
+
+    if kernel_fingerprint() != fingerprint:
+        log("WARNING: monitoring/drift changed during the run; the passes of ours may mix two versions")
+        fingerprint += f" -> {kernel_fingerprint()} (changed during the run)"
+    versions["ours"] = {**(versions.get("ours") or {}), "monitoring/drift sha1": fingerprint}
+    raw_path = args.data_dir / f"results-{started:%Y%m%dT%H%M%S}.json"
+    saved = {"argv": args.argv, "started": started.isoformat(), "versions": versions, "results": results, "raw": raw}
+    raw_path.write_text(json.dumps(saved, indent=1, default=float))
+    text = write_report(
+        Path(args.results) if args.results else None, args, results, checks, truth_by_size, versions, started, raw
+    )
+    print()
+    print(text)
+    log(f"raw results: {raw_path}" + (f"; table: {args.results}" if args.results else ""))
+
+
+if __name__ == "__main__":
+    main()
