@@ -9,6 +9,9 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
 
     def ready(self):
-        from . import gate_checks
+        from control_plane.journal import register_consumer
+
+        from . import gate_checks, reference_tags
 
         gate_checks.register()
+        register_consumer("reference-tags", reference_tags.on_event)

@@ -34,6 +34,7 @@ KNOWN_EVENT_TYPES: dict[str, str] = {
     "channel.disabled": "Channel disabled",
     "channel.tested": "Test notification",
     "reference.uploaded": "Reference profile uploaded",
+    "reference.failed": "Reference profile failed",
     "monitor.updated": "Monitor policy updated",
     "drift.detected": "Major drift detected",
     "performance.degraded": "Performance below its floor",

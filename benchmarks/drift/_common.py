@@ -23,6 +23,23 @@ def read_table(data_dir, side: str):
     return pq.read_table(Path(data_dir) / f"{side}.parquet")
 
 
+def run_on_frames(data_dir, drift, warmup: int):
+    """The peers' pass: both sets as pandas frames, an untimed warm-up on the first `warmup`
+    rows, then `drift(reference, current)` measured. Answers (meter, result, warmup_s)."""
+    meter = Meter()
+    reference = read_table(data_dir, "reference").to_pandas()
+    current = read_table(data_dir, "current").to_pandas()
+    warmup_s = None
+    if warmup:
+        t0 = time.perf_counter()
+        drift(reference.head(warmup), current.head(warmup))
+        warmup_s = time.perf_counter() - t0
+    meter.loaded()
+    result = drift(reference, current)
+    meter.computed()
+    return meter, result, warmup_s
+
+
 def cpu_s() -> float:
     """User + system CPU seconds of this process (all its threads) so far."""
     r = resource.getrusage(resource.RUSAGE_SELF)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Meter, emit, read_table, read_truth, versions
+from _common import emit, read_truth, run_on_frames, versions
 
 
 def main(argv=None):
@@ -38,19 +38,8 @@ def main(argv=None):
         report = Report([DataDriftPreset(method=args.method)], include_tests=True)
         return report.run(current_data=cur, reference_data=ref)
 
-    meter = Meter()
     truth = read_truth(args.data)
-    reference = read_table(args.data, "reference").to_pandas()
-    current = read_table(args.data, "current").to_pandas()
-    warmup_s = None
-    if args.warmup:
-        t0 = time.perf_counter()
-        drift(reference.head(args.warmup), current.head(args.warmup))
-        warmup_s = time.perf_counter() - t0
-    meter.loaded()
-
-    snapshot = drift(reference, current)
-    meter.computed()
+    meter, snapshot, warmup_s = run_on_frames(args.data, drift, args.warmup)
 
     t0 = time.perf_counter()
     doc = snapshot.dict()

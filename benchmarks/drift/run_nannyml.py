@@ -32,7 +32,7 @@ from pathlib import Path
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # NannyML sends usage telemetry otherwise
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Meter, emit, read_table, read_truth, versions
+from _common import emit, read_truth, run_on_frames, versions
 
 CONTINUOUS = ["kolmogorov_smirnov", "jensen_shannon"]
 CATEGORICAL = ["chi2", "jensen_shannon"]
@@ -72,18 +72,7 @@ def main(argv=None):
         calc.chunker = SizeBasedChunker(chunk_size=len(current), incomplete="append")
         return calc.calculate(current)
 
-    meter = Meter()
-    reference = read_table(args.data, "reference").to_pandas()
-    current = read_table(args.data, "current").to_pandas()
-    warmup_s = None
-    if args.warmup:
-        t0 = time.perf_counter()
-        drift(reference.head(args.warmup), current.head(args.warmup))
-        warmup_s = time.perf_counter() - t0
-    meter.loaded()
-
-    result = drift(reference, current)
-    meter.computed()
+    meter, result, warmup_s = run_on_frames(args.data, drift, args.warmup)
 
     t0 = time.perf_counter()
     df = result.filter(period="analysis").to_df()

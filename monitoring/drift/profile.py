@@ -40,6 +40,17 @@ def sorted_numeric_rows(arrays: list) -> np.ndarray:
     return matrix
 
 
+# Numeric features are sorted this many at a time: one (block, rows) array, so memory stays
+# at a few columns' worth (32 MB at a million rows) however many features there are.
+BLOCK_FEATURES = 4
+
+
+def sorted_numeric_blocks(arrays: list):
+    """Each array as a sorted float row, produced BLOCK_FEATURES rows at a time."""
+    for start in range(0, len(arrays), BLOCK_FEATURES):
+        yield from sorted_numeric_rows(arrays[start : start + BLOCK_FEATURES])
+
+
 def finite_slice(sorted_row: np.ndarray) -> np.ndarray:
     """The finite part of a sorted row (-inf sorts first, +inf and NaN last)."""
     lo = np.searchsorted(sorted_row, -np.inf, side="right")
@@ -164,10 +175,8 @@ def profile_build(columns: dict, kinds: dict, *, scores=None, labels=None, task=
     if n_rows is None and kinds:
         raise ValueError("columns differ in length")
     features: dict[str, dict] = {}
-    matrix = sorted_numeric_rows([columns[name] for name in numeric])
-    for name, row in zip(numeric, matrix):
+    for name, row in zip(numeric, sorted_numeric_blocks([columns[name] for name in numeric])):
         features[name] = numeric_profile(row, sample_size=sample_size, rng=rng)
-    del matrix
     for name, kind in kinds.items():
         if kind == "categorical":
             features[name] = categorical_profile(columns[name], top_k=top_k)

@@ -4,25 +4,13 @@ import pytest
 from playwright.sync_api import expect
 
 from serving.models import BatchJob
-from tests.conftest import register_version
+from tests.serving.conftest import running_batch_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_progress_bar_follows_the_job(page, login, contributor, registered_model):
-    version = register_version(contributor)
-    job = BatchJob.objects.create(
-        model=registered_model,
-        version=version,
-        status=BatchJob.Status.RUNNING,
-        input_path="/data/in.csv",
-        input_format="csv",
-        output_path="/data/out.csv",
-        chunk_rows=1000,
-        rows_total=4000,
-        rows_done=1000,
-        created_by=contributor,
-    )
+    job = running_batch_job(contributor, registered_model)
     login(contributor)
     page.goto(f"/batch-jobs/{job.pk}/")
     bar = page.locator("#job-progress progress")

@@ -2,6 +2,7 @@
 the session, and helpers that train and log small scikit-learn models to it."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ def mlflow_server(tmp_path_factory):
             "--artifacts-destination", str(root / "artifacts"),
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: `mlflow server` runs uvicorn as a child
     )
     deadline = time.monotonic() + 90
     while True:
@@ -36,15 +38,15 @@ def mlflow_server(tmp_path_factory):
         except requests.ConnectionError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
         time.sleep(0.3)
     yield url
-    proc.terminate()
+    os.killpg(proc.pid, signal.SIGTERM)  # the server and its uvicorn child, which terminate() alone orphans
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
     log.close()
 
 

@@ -107,6 +107,30 @@ def test_server_path_inside_the_roots_only(api, production, contributor, drift_s
     assert ReferenceProfile.objects.get().source == f"path:{inside}"
 
 
+def test_reference_named_by_a_tag_at_registration_is_profiled_by_a_worker(
+    production, contributor, drift_settings, django_capture_on_commit_callbacks
+):
+    from control_plane.journal import events_dispatch
+
+    named = drift_settings.REFERENCE_DATA_ROOTS[0] / "named.csv"
+    named.write_bytes(csv_bytes(customers(800)))
+    tagged = register_version(
+        contributor, schema=_serving_schema(), source=production.source, tags={"monitoring.reference": str(named)}
+    )
+    broken = register_version(
+        contributor, schema=_serving_schema(), source=production.source, tags={"monitoring.reference": "/etc/passwd"}
+    )
+    register_version(contributor, schema=_serving_schema(), source=production.source)  # no tag: nothing to do
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_dispatch()
+
+    profile = ReferenceProfile.objects.get()
+    assert profile.version_id == tagged.pk and profile.source == f"path:{named}" and profile.n_rows == 800
+    failed = Event.objects.get(type="reference.failed")
+    assert failed.version == broken.version and failed.payload["code"] == "path_not_allowed"
+
+
 @pytest.mark.parametrize(
     "content, name, code, words",
     [

@@ -95,3 +95,15 @@ def close_shadow_connections():
 
     for future in [shadow._pool.submit(close_in_this_thread) for _ in range(workers)]:
         future.result(timeout=20)
+
+
+def running_batch_job(user, model, *, rows_total=4000, rows_done=1000):
+    """A batch job row in "running" state, as a worker leaves it between two chunks."""
+    from serving.models import BatchJob
+    from tests.conftest import register_version
+
+    return BatchJob.objects.create(
+        model=model, version=register_version(user), status=BatchJob.Status.RUNNING, input_path="/data/in.csv",
+        input_format="csv", output_path="/data/out.csv", chunk_rows=1000, rows_total=rows_total,
+        rows_done=rows_done, created_by=user,
+    )

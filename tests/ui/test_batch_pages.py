@@ -4,26 +4,14 @@ import pytest
 from django.test import Client
 
 from serving.models import BatchJob
-from tests.conftest import register_version
+from tests.serving.conftest import running_batch_job
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def job(contributor, registered_model):
-    version = register_version(contributor)
-    return BatchJob.objects.create(
-        model=registered_model,
-        version=version,
-        status=BatchJob.Status.RUNNING,
-        input_path="/data/in.csv",
-        input_format="csv",
-        output_path="/data/out.csv",
-        chunk_rows=1000,
-        rows_total=4000,
-        rows_done=1000,
-        created_by=contributor,
-    )
+    return running_batch_job(contributor, registered_model)
 
 
 def _client(user) -> Client:
