@@ -4,3 +4,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
 application = get_wsgi_application()
+
+from serving.fast_path import ServingFastPath  # noqa: E402 - needs the settings set up above
+
+application = ServingFastPath(application)

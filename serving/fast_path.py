@@ -1,0 +1,52 @@
+"""A lean Django handler for the data plane.
+
+Every scoring request (POST /api/v1/serve/...) goes through a Django handler of its own,
+with only the middleware these views use (request id, metrics, security headers, body limit)
+and a URLconf of the two scoring routes; every other request goes to the full stack. Same
+views, same answers, same signals (database connections are still recycled per request):
+what is skipped is sessions, CSRF, users, messages, static files and resolving against the
+whole site's URLconf, which together cost about as much as scoring a tree ensemble.
+"""
+
+import re
+
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.utils.module_loading import import_string
+
+# Exactly the routes of serving/fast_urls.py (anything else, even a typo of them, gets the
+# full stack and its error pages); the name as control_plane.urls.ModelNameConverter.
+SCORING_PATH = re.compile(r"/api/v1/serve/[A-Za-z0-9._\-]{1,128}/(?:predict|invocations)")
+URLCONF = "serving.fast_urls"
+MIDDLEWARE = (
+    "control_plane.middleware.RequestIdMiddleware",
+    "control_plane.middleware.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "control_plane.middleware.BodySizeLimitMiddleware",
+)
+
+
+class ServingHandler(WSGIHandler):
+    def load_middleware(self, is_async=False):
+        self._view_middleware, self._template_response_middleware, self._exception_middleware = [], [], []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(MIDDLEWARE):
+            handler = convert_exception_to_response(import_string(path)(handler))
+        self._middleware_chain = handler
+
+    def get_response(self, request):
+        request.urlconf = URLCONF
+        return super().get_response(request)
+
+
+class ServingFastPath:
+    """WSGI application: scoring POSTs to ServingHandler, everything else to `app`."""
+
+    def __init__(self, app):
+        self.app = app
+        self.serving = ServingHandler()
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and SCORING_PATH.fullmatch(environ.get("PATH_INFO", "")):
+            return self.serving(environ, start_response)
+        return self.app(environ, start_response)
