@@ -1,45 +1,14 @@
 """A real Celery worker, on the real Redis broker, dispatching journal events."""
 
-import signal
-import subprocess
-import sys
-
 import pytest
 from celery import shared_task
-from django.db import connection
 
-from control_plane.celery import app as celery_app
 from control_plane.journal import register_consumer
 from control_plane.models import Event, EventConsumption, TaskRun
 from registry import services
-from tests.processes import process_env, wait_for
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.worker
-
-
-@pytest.fixture
-def worker(transactional_db, monkeypatch):
-    """Starts `celery worker` against the test database and the test queue."""
-    env = process_env(CELERY_TASK_ALWAYS_EAGER="false")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "control_plane", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    # The namespaced key is the one Celery reads (config comes from Django settings).
-    monkeypatch.setitem(celery_app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
-    yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        output, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-    connection.close()
-    print(output[-4000:])
 
 
 def test_worker_dispatches_journal_events_after_commit(worker, contributor):
