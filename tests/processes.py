@@ -2,7 +2,9 @@
 test database."""
 
 import os
+import signal
 import socket
+import subprocess
 import time
 
 from django.conf import settings
@@ -34,3 +36,16 @@ def process_env(**extra: str) -> dict:
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         **extra,
     }
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float = 30.0) -> None:
+    """SIGTERM what still runs, wait (kill after `timeout`), print the tail of each output."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate()
+        print((output or "")[-3000:])

@@ -14,7 +14,7 @@ from django.db.models import Count
 from monitoring.drain import GROUP, backlog, drain_once
 from monitoring.models import PredictionLog
 from monitoring.prediction_log import log_predictions, redis_client
-from tests.processes import process_env, wait_for
+from tests.processes import process_env, stop_processes, wait_for
 
 from .conftest import make_record
 
@@ -43,15 +43,7 @@ def drainer(transactional_db, stream):
         return proc
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-        print(output[-3000:])
+    stop_processes(started, timeout=30)
     connection.close()
 
 

@@ -2,7 +2,6 @@
 worker starts, every event reaches the receiver, each delivery is recorded once, and
 a request the dead worker had already sent comes again with the same webhook-id."""
 
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -18,7 +17,7 @@ from notifications.delivery import deliveries_requeue_stale
 from notifications.models import Delivery
 from notifications.signing import verify
 from registry import services as registry
-from tests.processes import process_env, wait_for
+from tests.processes import process_env, stop_processes, wait_for
 
 from .conftest import WEBHOOK_SECRET, make_channel
 
@@ -49,15 +48,7 @@ def start_worker(transactional_db, monkeypatch):
         return proc
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
-        print(output[-3000:])
+    stop_processes(procs, timeout=20)
     connection.close()
 
 

@@ -1,6 +1,5 @@
 """A real Celery worker on the real broker, for the tests that need one."""
 
-import signal
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import pytest
 from django.db import connection
 
 from control_plane.celery import app as celery_app
-from tests.processes import process_env
+from tests.processes import process_env, stop_processes
 
 
 @pytest.fixture
@@ -26,11 +25,5 @@ def worker(transactional_db, monkeypatch):
     # The namespaced key is the one Celery reads (config comes from Django settings).
     monkeypatch.setitem(celery_app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
     yield proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        output, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
+    stop_processes([proc], timeout=20)
     connection.close()
-    print(output[-4000:])
