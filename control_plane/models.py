@@ -14,7 +14,7 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False
     )
     actor_name = models.CharField(max_length=150, blank=True)
-    model_name = models.CharField(max_length=128, blank=True, db_index=True)
+    model_name = models.CharField(max_length=256, blank=True, db_index=True)
     version = models.PositiveIntegerField(null=True, blank=True)
     payload = models.JSONField(default=dict)
     request_id = models.CharField(max_length=128, blank=True)

@@ -6,7 +6,11 @@ from . import api, health, views
 
 
 class ModelNameConverter:
-    regex = r"[A-Za-z0-9._\-]{1,128}"
+    """A model name in a URL path segment: anything but '/' (registry/names.py forbids it
+    in names). Django decodes the path before matching, so "Model%201" arrives as
+    "Model 1"; reverse() and {% url %} quote names on the way out."""
+
+    regex = r"[^/]+"
 
     def to_python(self, value):
         return value

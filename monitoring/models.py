@@ -12,7 +12,7 @@ class PredictionLog(models.Model):
     batch never duplicates a row. Nothing else references it: the purge deletes freely.
     """
 
-    model_name = models.CharField(max_length=128)
+    model_name = models.CharField(max_length=256)
     model_version = models.PositiveIntegerField()
     variant = models.CharField(max_length=32, help_text="champion, challenger, shadow, batch or stream.")
     deployment_id = models.BigIntegerField(null=True, blank=True)

@@ -122,8 +122,9 @@ class TransitionOut(serializers.Serializer):
 
 class ModelListApi(APIView):
     class InputSerializer(StrictSerializer):
-        # Not trimmed: " churn" is an invalid name, not silently a different one.
-        name = serializers.CharField(max_length=128, trim_whitespace=False)
+        # Not trimmed: " churn" and "churn" are two names, as in MLflow. The length and
+        # characters are checked by the service (registry/names.py), in one wording.
+        name = serializers.CharField(trim_whitespace=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
         tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
         required_approvals = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10)

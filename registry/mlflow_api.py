@@ -358,7 +358,8 @@ class MlflowEndpoint(APIView):
                 405, "ENDPOINT_NOT_FOUND", f"{request.path} does not accept {request.method}; use {allowed}."
             )
         self._check_access(request, write=handler.write)
-        answer = handler.func(request, self._params(request))
+        self.mlflow_params = self._params(request)
+        answer = handler.func(request, self.mlflow_params)
         return JsonResponse(answer)
 
     @staticmethod
@@ -404,7 +405,7 @@ class MlflowEndpoint(APIView):
         if isinstance(exc, SearchError):
             return error_response(invalid(str(exc)))
         if isinstance(exc, ServiceError):
-            return error_response(from_service_error(exc))
+            return error_response(from_service_error(exc, getattr(self, "mlflow_params", None)))
         if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
             return error_response(MlflowError(401, "UNAUTHENTICATED", str(exc.detail)))
         if isinstance(exc, drf_exceptions.PermissionDenied):  # e.g. CSRF on a session request

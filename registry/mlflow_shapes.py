@@ -48,10 +48,20 @@ def invalid(message: str) -> MlflowError:
 GOVERNANCE_CONFLICTS = {"promotion_required", "rollback_required"}
 
 
-def from_service_error(exc: ServiceError) -> MlflowError:
-    """Our service errors as MLflow error codes. MLflow maps INVALID_STATE to HTTP 500,
-    which its client retries; ours is a definite refusal, so it is sent with 400."""
+def from_service_error(exc: ServiceError, params: "Params | None" = None) -> MlflowError:
+    """Our service errors as MLflow error codes, with MLflow's wording where clients match
+    on it (`params` are the request's, naming the model and version). MLflow maps
+    INVALID_STATE to HTTP 500, which its client retries; ours is a definite refusal, so
+    it is sent with 400."""
+    data = params.data if params is not None else {}
+    name, version = data.get("name"), data.get("version")
     if isinstance(exc, NotFound):
+        if exc.code == "model_not_found" and name:
+            return MlflowError(404, "RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found")
+        if exc.code == "version_not_found" and name and version:
+            return MlflowError(
+                404, "RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={version}) not found"
+            )
         return MlflowError(404, "RESOURCE_DOES_NOT_EXIST", exc.message)
     if isinstance(exc, Forbidden):
         return MlflowError(403, "PERMISSION_DENIED", exc.message)
@@ -59,7 +69,8 @@ def from_service_error(exc: ServiceError) -> MlflowError:
         return MlflowError(400, "INVALID_PARAMETER_VALUE", exc.message)
     if isinstance(exc, Conflict):
         if exc.code == "model_exists":
-            return MlflowError(400, "RESOURCE_ALREADY_EXISTS", exc.message)
+            taken = data.get("new_name") or name
+            return MlflowError(400, "RESOURCE_ALREADY_EXISTS", f"Registered Model (name={taken}) already exists.")
         if exc.code in GOVERNANCE_CONFLICTS:
             return MlflowError(403, "PERMISSION_DENIED", exc.message)
         return MlflowError(400, "INVALID_STATE", exc.message)

@@ -1,19 +1,32 @@
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .names import MODEL_NAME_MAX_LENGTH, model_name_problem
 from .stages import NONE, PRODUCTION, STAGE_CHOICES, STAGES
 
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-validate_model_name = RegexValidator(
-    MODEL_NAME_PATTERN, "Use 1 to 128 letters, digits, '.', '_' or '-'.", code="invalid_name"
+
+def validate_model_name(name: str) -> None:
+    problem = model_name_problem(name)
+    if problem:
+        raise ValidationError(problem, code="invalid_name")
+
+
+# registry/names.py's rule as far as the database can hold it (NUL cannot be stored at all).
+MODEL_NAME_ALLOWED = (
+    Q(name__regex=r"\S")
+    & ~Q(name__contains="/")
+    & ~Q(name__contains=":")
+    & ~Q(name=".")
+    & ~Q(name__startswith="..")
 )
 
 
 class RegisteredModel(models.Model):
-    name = models.CharField(max_length=128, unique=True, validators=[validate_model_name])
+    name = models.CharField(max_length=MODEL_NAME_MAX_LENGTH, unique=True, validators=[validate_model_name])
     description = models.TextField(blank=True, max_length=10000)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_models"
@@ -36,7 +49,7 @@ class RegisteredModel(models.Model):
             models.CheckConstraint(
                 condition=Q(required_approvals__gte=1) & Q(required_approvals__lte=10), name="approvals_between_1_10"
             ),
-            models.CheckConstraint(condition=Q(name__regex=MODEL_NAME_PATTERN), name="model_name_charset"),
+            models.CheckConstraint(condition=MODEL_NAME_ALLOWED, name="model_name_allowed"),
         ]
 
     def __str__(self) -> str:

@@ -90,7 +90,7 @@ class PromotionDetailOut(PromotionOut):
 
 class PromotionListApi(APIView):
     class InputSerializer(StrictSerializer):
-        model = serializers.CharField(max_length=128)
+        model = serializers.CharField(max_length=256)
         version = serializers.IntegerField(min_value=1)
         reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
 

@@ -58,7 +58,7 @@ def _job_get(job_id: int) -> BatchJob:
 
 
 class BatchJobCreate(StrictSerializer):
-    model = serializers.CharField(max_length=128)
+    model = serializers.CharField(max_length=256)
     version = serializers.IntegerField(required=False, allow_null=True, min_value=1,
                                        help_text="Default: the current Production version.")
     input = serializers.CharField(required=False, max_length=1000,

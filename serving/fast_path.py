@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 # Exactly the routes of serving/fast_urls.py (anything else, even a typo of them, gets the
 # full stack and its error pages); the name as control_plane.urls.ModelNameConverter.
-SCORING_PATH = re.compile(r"/api/v1/serve/[A-Za-z0-9._\-]{1,128}/(?:predict|invocations)")
+SCORING_PATH = re.compile(r"/api/v1/serve/[^/]+/(?:predict|invocations)")
 URLCONF = "serving.fast_urls"
 MIDDLEWARE = (
     "control_plane.middleware.RequestIdMiddleware",

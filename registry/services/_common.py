@@ -6,6 +6,21 @@ from control_plane import roles
 from control_plane.errors import Forbidden, Invalid, NotFound
 
 from ..models import ModelVersion, RegisteredModel
+from ..names import MODEL_NAME_RULE, model_name_problem
+
+
+def name_check(name, *, field: str) -> None:
+    problem = model_name_problem(name)
+    if problem:
+        raise Invalid(f"{problem} {MODEL_NAME_RULE}", code="invalid_name", details={field: [problem, MODEL_NAME_RULE]})
+
+
+def _same_time(row, now) -> None:
+    """Set a row's last-updated time to `now` (auto_now would stamp the time of the save:
+    MLflow gives a new row equal creation and last-updated times, and a model the time of
+    the change made to its version)."""
+    type(row).objects.filter(pk=row.pk).update(updated_at=now)
+    row.updated_at = now
 
 
 def _require(actor: User, capability: str) -> None:

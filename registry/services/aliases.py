@@ -15,8 +15,8 @@ from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 
 from .. import stages
-from ..models import MODEL_NAME_PATTERN, ModelAlias, ModelVersion, RegisteredModel
-from ._common import _lock_model, _require, _version
+from ..models import ModelAlias, ModelVersion, RegisteredModel
+from ._common import _lock_model, _require, _same_time, _version, name_check
 from .stage_changes import _close_pending_requests
 
 _ALIAS = re.compile(r"^[\w\-]{1,255}$")
@@ -90,12 +90,7 @@ def alias_resolve(model: RegisteredModel, alias: str) -> ModelVersion | None:
 
 def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
     _require(actor, roles.REGISTER)
-    if not re.match(MODEL_NAME_PATTERN, new_name or ""):
-        raise Invalid(
-            "Model names are 1 to 128 letters, digits, '.', '_' or '-'.",
-            code="invalid_name",
-            details={"new_name": ["Use 1 to 128 letters, digits, '.', '_' or '-'."]},
-        )
+    name_check(new_name, field="new_name")
     try:
         with transaction.atomic():
             model = _lock_model(name)
@@ -103,6 +98,7 @@ def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
                 return model
             model.name = new_name
             model.save(update_fields=["name", "updated_at"])
+            model.versions.update(updated_at=model.updated_at)  # MLflow updates the versions too
             event_append(type="model.renamed", actor=actor, model_name=new_name, payload={"from": name, "to": new_name})
     except IntegrityError:
         raise Conflict(f"Model '{new_name}' already exists.", code="model_exists") from None
@@ -122,6 +118,7 @@ def version_delete(*, actor: User, model_name: str, version: int) -> None:
         _close_pending_requests(mv, actor, "Version deleted.")
         stage = mv.stage
         mv.delete()
+        _same_time(model, timezone.now())  # deleting a version updates its model (MLflow does)
         event_append(
             type="version.deleted", actor=actor, model_name=model.name, version=version, payload={"stage": stage}
         )
@@ -140,7 +137,7 @@ def _tag_change(target, key: str, value: str | None) -> bool:
             return False
         tags[key] = str(value)
     target.tags = tags
-    target.save(update_fields=["tags", "updated_at"])
+    target.save(update_fields=["tags"])  # MLflow leaves last_updated_timestamp alone on tag changes
     return True
 
 

@@ -1,24 +1,19 @@
 """Models and versions: create, update, delete."""
 
-import re
-
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from control_plane import roles
 from control_plane.errors import Conflict, Invalid
 from control_plane.journal import event_append
 
 from .. import stages
-from ..models import (
-    MODEL_NAME_PATTERN,
-    ModelVersion,
-    RegisteredModel,
-)
+from ..models import ModelVersion, RegisteredModel
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
 from ..schema import schema_normalise, schema_problems
-from ._common import _check_tags, _lock_model, _require, _version
+from ._common import _check_tags, _lock_model, _require, _same_time, _version, name_check
 
 
 # --- Models ---------------------------------------------------------------------------
@@ -34,17 +29,14 @@ def model_create(
     owner: User | None = None,
 ) -> RegisteredModel:
     _require(actor, roles.REGISTER)
-    if not re.match(MODEL_NAME_PATTERN, name or ""):
-        raise Invalid(
-            "Model names are 1 to 128 letters, digits, '.', '_' or '-'.",
-            code="invalid_name",
-            details={"name": ["Use 1 to 128 letters, digits, '.', '_' or '-'."]},
-        )
+    name_check(name, field="name")
     if not 1 <= required_approvals <= 10:
         raise Invalid("required_approvals must be between 1 and 10.", details={"required_approvals": ["1 to 10."]})
     try:
         with transaction.atomic():
+            now = timezone.now()
             model = RegisteredModel.objects.create(
+                created_at=now,
                 name=name,
                 description=description,
                 tags=_check_tags(tags),
@@ -52,6 +44,7 @@ def model_create(
                 owner=owner or actor,
                 created_by=actor,
             )
+            _same_time(model, now)
             event_append(
                 type="model.created",
                 actor=actor,
@@ -151,8 +144,11 @@ def version_register(
                 code="version_number_taken",
             )
         model.last_version = number if number is not None else model.last_version + 1
-        model.save(update_fields=["last_version", "updated_at"])
+        model.save(update_fields=["last_version"])
+        now = timezone.now()
         version = ModelVersion.objects.create(
+            created_at=now,
+            stage_changed_at=now,
             model=model,
             version=model.last_version,
             source=source.strip(),
@@ -170,6 +166,8 @@ def version_register(
             signature_found=mlflow_info.signature_found if mlflow_info else None,
             created_by=actor,
         )
+        _same_time(version, now)
+        _same_time(model, now)  # a new version updates its model, at the version's creation time
         event_append(
             type="version.registered",
             actor=actor,

@@ -1,5 +1,7 @@
 """Stage moves, the archive-then-promote step, and rollback."""
 
+from urllib.parse import quote
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +18,7 @@ from ..models import (
     RegisteredModel,
     StageTransition,
 )
-from ._common import _lock_model, _require, _version
+from ._common import _lock_model, _require, _same_time, _version
 
 Kind = StageTransition.Kind
 
@@ -35,6 +37,7 @@ def _move(
     version.stage = to_stage
     version.stage_changed_at = timezone.now()
     version.save(update_fields=["stage", "stage_changed_at", "updated_at"])
+    _same_time(version.model, version.updated_at)  # a stage change updates the model too (MLflow does)
     StageTransition.objects.create(
         model=version.model,
         version=version,
@@ -105,7 +108,7 @@ def version_set_stage(
             )
         if rule.via == "rollback":
             raise Conflict(
-                f"Restoring {mv} to Production is a rollback (POST /api/v1/models/{model.name}/rollback/).",
+                f"Restoring {mv} to Production is a rollback (POST /api/v1/models/{quote(model.name, safe='')}/rollback/).",
                 code="rollback_required",
             )
         if rule.via != "direct":

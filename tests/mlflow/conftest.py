@@ -33,9 +33,9 @@ def mlflow_server(tmp_path_factory):
     deadline = time.monotonic() + 90
     while True:
         try:
-            if requests.get(f"{url}/health", timeout=1).ok:
+            if requests.get(f"{url}/health", timeout=5).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -141,7 +141,7 @@ def test_ten_megabyte_body_is_413(client):
 
 @pytest.mark.parametrize(
     "name",
-    ["churn predictor", " churn", "churn ", "churn/predictor", "m" * 129, "", "modèle", "a;drop table"],
+    ["churn/predictor", "churn:predictor", "m" * 257, "", "   ", ".", "..", "..hidden", "nul\x00byte"],
 )
 def test_invalid_model_names_are_422(client, name):
     before = counts()
@@ -151,7 +151,7 @@ def test_invalid_model_names_are_422(client, name):
 
 
 def test_longest_valid_name_is_accepted(client):
-    name = "m" * 128
+    name = "m" * 256
     r = client.post("/api/v1/models/", {"name": name}, format="json")
     assert r.status_code == 201, r.json()
     assert RegisteredModel.objects.filter(name=name).exists()
