@@ -76,6 +76,8 @@ def wait_http(url, timeout=120.0, proc=None):
 
 
 def train_and_save(model_dir: Path):
+    sys.path.insert(0, str(REPO))
+    from control_plane.demo_models import own_model_types
     import numpy as np
     import pandas as pd
     import mlflow.sklearn
@@ -88,7 +90,7 @@ def train_and_save(model_dir: Path):
     model = HistGradientBoostingClassifier(random_state=0).fit(frame, y)
     mlflow.sklearn.save_model(
         model, str(model_dir), signature=infer_signature(frame, model.predict(frame)),
-        pip_requirements=["scikit-learn"],
+        pip_requirements=["scikit-learn"], skops_trusted_types=own_model_types(model),
     )
     rng = np.random.default_rng(1)
     return [{c: float(v) for c, v in zip(COLUMNS, row)} for row in rng.normal(size=(100, N_FEATURES))]

@@ -27,7 +27,8 @@ def source_registry(tracking):
     client.create_registered_model(name, tags={"team": "risk"}, description="Card fraud.")
     infos = [log_sklearn_model()[1] for _ in range(3)]
     for info in infos:
-        client.create_model_version(name, info.model_uri, run_id=None, description="retrain")
+        # MLflow 3.17's server wants the logged model's id beside a models:/m-... source.
+        client.create_model_version(name, info.model_uri, run_id=None, description="retrain", model_id=info.model_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # stages are deprecated in MLflow; still what teams use
         client.transition_model_version_stage(name, "1", "Archived")

@@ -7,6 +7,7 @@ import requests
 from django.conf import settings
 from mlflow.exceptions import MlflowException
 
+from control_plane.demo_models import own_model_types
 from control_plane.models import Event
 from control_plane.tokens import token_create
 from registry import services
@@ -184,7 +185,7 @@ def test_tokens_and_roles_decide_who_may_write(registry, contributor, viewer, ap
     assert events_after(mark) == []  # nothing refused left a trace in the journal
 
 
-# --- The issue's snippet, unchanged but for the URIs ------------------------------------------
+# --- The issue's snippet, unchanged but for the URIs (and MLflow 3.17's skops trust list) -----
 
 
 def test_ordinary_mlflow_code_registers_here_and_meets_the_gate(registry, contributor, approver):
@@ -205,7 +206,11 @@ def test_ordinary_mlflow_code_registers_here_and_meets_the_gate(registry, contri
     with mlflow.start_run():
         mlflow.log_params({"learning_rate": 0.01, "n_estimators": 100})
         mlflow.log_metrics({"auc": 0.94, "f1": 0.87})
-        mlflow.sklearn.log_model(model, name="model", signature=sig, registered_model_name=NAME)
+        mlflow.sklearn.log_model(
+            model, name="model", signature=sig, registered_model_name=NAME,
+            # MLflow 3.17 stores scikit-learn models with skops, which needs tree types named as trusted.
+            skops_trusted_types=own_model_types(model),
+        )
     client = mlflow.MlflowClient()
     with pytest.raises(MlflowException) as caught:
         client.transition_model_version_stage(name=NAME, version="1", stage="Production")
