@@ -2,14 +2,26 @@
 the model's flavours and its signature (as our input and output schemas), and where
 its artifacts are stored. Talks to the tracking server in settings.MLFLOW_TRACKING_URI.
 
-Sources understood: `models:/m-<id>` (MLflow 3 logged models), `runs:/<run_id>/<path>`,
-or a bare run id (its single logged model). Anything else is stored as given.
+With a tracking server set, every source form is checked before it is registered:
+- `models:/<model id>` (MLflow 3 logged models): the logged model exists;
+- `runs:/<run_id>/<path>`: the run exists and holds a model there;
+- a bare run id: its single logged model;
+- a local path or `file:` URI: like MLflow's server, only with a run_id (or model_id)
+  whose local artifact directory holds the path;
+- `mlflow-artifacts:` and http(s) URIs: only with a run_id (or model_id) whose artifact
+  root holds them;
+- any other scheme (s3, gs, ...): no '..' segment (MLflow's check); not read.
+`models:/<name>/<version>` and `models:/<name>@<alias>` name a version of this registry
+(registry_reference); registry/services resolves them with or without a tracking server.
+Without a tracking server, sources are stored as given.
 """
 
 import logging
+import posixpath
 import re
 import tempfile
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 
@@ -17,8 +29,29 @@ from control_plane.errors import Invalid
 
 log = logging.getLogger(__name__)
 
-_LOGGED_MODEL = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
-_RUNS = re.compile(r"^runs:/([0-9a-f]{8,64})/(.+)$")
+_LOGGED_MODEL = re.compile(r"^models:/([^/@]+)/?$")
+_REGISTRY_VERSION = re.compile(r"^models:/([^/@]+)/([^/]+)$")
+_REGISTRY_ALIAS = re.compile(r"^models:/([^/@]+)@([^/]+)$")
+_RUNS = re.compile(r"^runs:/([^/]+)/(.+)$")
+_ARTIFACT_SCHEMES = ("mlflow-artifacts", "http", "https")
+
+
+@dataclass(frozen=True)
+class RegistryReference:
+    """`models:/<name>/<version, stage or 'latest'>` or `models:/<name>@<alias>`."""
+
+    name: str
+    version: str = ""
+    alias: str = ""
+
+
+def registry_reference(source: str) -> RegistryReference | None:
+    source = (source or "").strip()
+    if match := _REGISTRY_ALIAS.match(source):
+        return RegistryReference(name=match.group(1), alias=match.group(2))
+    if match := _REGISTRY_VERSION.match(source):
+        return RegistryReference(name=match.group(1), version=match.group(2))
+    return None
 
 
 @dataclass
@@ -33,7 +66,7 @@ class SourceInfo:
     tags: dict = field(default_factory=dict)
     input_schema: list = field(default_factory=list)
     output_schema: list = field(default_factory=list)
-    signature_found: bool = False
+    signature_found: bool | None = False
 
 
 def is_mlflow_source(source: str) -> bool:
@@ -62,18 +95,96 @@ def resolve(*, source: str = "", run_id: str = "", model_id: str = "") -> Source
     from mlflow.exceptions import MlflowException
 
     source = (source or "").strip()
+    scheme = urlparse(source).scheme if source else ""
+    if source and scheme not in ("runs", "models"):
+        _refuse_relative_segments(source)
     try:
-        if model_id or _LOGGED_MODEL.match(source):
+        if _LOGGED_MODEL.match(source) or (model_id and (not source or scheme == "runs")):
             return _from_logged_model(source, model_id or _LOGGED_MODEL.match(source).group(1))
         if _RUNS.match(source):
             run_id_in_uri, path = _RUNS.match(source).groups()
             return _from_run(source, run_id_in_uri, path)
         if not source and run_id:
             return _from_run_only(run_id)
+        if _is_local(source):
+            return _from_local_path(source, run_id=run_id, model_id=model_id)
+        if scheme in _ARTIFACT_SCHEMES:
+            return _from_artifact_uri(source, run_id=run_id, model_id=model_id)
     except MlflowException as exc:
         field_name = "source" if source else "run_id"
         raise _not_found(field_name, source or run_id, exc.message.split("\n")[0]) from None
     return None
+
+
+def _is_local(source: str) -> bool:
+    scheme = urlparse(source).scheme
+    return scheme == "file" or scheme == "" or (len(scheme) == 1 and source[1:3] in (":/", ":\\"))
+
+
+def _local_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    return posixpath.normpath(unquote(parsed.path) if parsed.scheme == "file" else uri)
+
+
+def _refuse_relative_segments(source: str) -> None:
+    decoded = source
+    while (unquoted := unquote(decoded)) != decoded:
+        decoded = unquoted
+    if "\x00" in decoded or ".." in decoded.replace("\\", "/").split("/"):
+        raise Invalid(
+            f"Source '{source}' has a '..' segment: give an absolute location without relative parts.",
+            code="invalid_source",
+            details={"source": ["Relative path segments ('..') are not allowed."]},
+        )
+
+
+def _artifact_root(run_id: str, model_id: str) -> tuple[str, object | None]:
+    """The artifact location of the run (or logged model) a source is said to belong to."""
+    client = _client()
+    if model_id:
+        return client.get_logged_model(model_id).artifact_location, None
+    run = client.get_run(run_id)
+    return run.info.artifact_uri, run
+
+
+def _outside(source: str, why: str) -> Invalid:
+    return Invalid(f"Source '{source}' is refused: {why}", code="invalid_source", details={"source": [why]})
+
+
+def _from_local_path(source: str, *, run_id: str, model_id: str) -> SourceInfo:
+    if not (run_id or model_id):
+        raise _outside(
+            source,
+            "a local path is registered only with the run_id (or model_id) whose artifact directory holds it.",
+        )
+    root, run = _artifact_root(run_id, model_id)
+    if not _is_local(root):
+        raise _outside(source, f"the artifacts of {run_id or model_id} are not on a local disk.")
+    root_path, path = _local_path(root), _local_path(source)
+    if path != root_path and not path.startswith(root_path.rstrip("/") + "/"):
+        raise _outside(source, f"it is not inside the artifact directory of {run_id or model_id}.")
+    return _read_model_at(source, run, run_id=run_id, model_id=model_id)
+
+
+def _from_artifact_uri(source: str, *, run_id: str, model_id: str) -> SourceInfo:
+    if not (run_id or model_id):
+        raise _outside(source, "an artifact URI is registered only with the run_id (or model_id) that holds it.")
+    root, run = _artifact_root(run_id, model_id)
+    if urlparse(root).scheme == urlparse(source).scheme:
+        root_path, path = posixpath.normpath(urlparse(root).path), posixpath.normpath(urlparse(source).path)
+        if path == root_path or path.startswith(root_path.rstrip("/") + "/"):
+            return _read_model_at(source, run, run_id=run_id, model_id=model_id)
+    raise _outside(source, f"it is not inside the artifact root of {run_id or model_id} ({root}).")
+
+
+def _read_model_at(source: str, run, *, run_id: str, model_id: str) -> SourceInfo:
+    info = SourceInfo(source=source, run_id=run_id, model_id=model_id, storage_location=source)
+    if run is None and run_id:
+        run = _client().get_run(run_id)
+    if run is not None:
+        _add_run_data(info, run)
+    _add_mlmodel(info)
+    return info
 
 
 def _from_logged_model(source: str, model_id: str) -> SourceInfo:

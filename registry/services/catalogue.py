@@ -202,7 +202,11 @@ def version_register_from_source(
     MLflow when the source is an MLflow URI (or only a run id is given). What the caller
     states explicitly wins over what MLflow says."""
     _require(actor, roles.REGISTER)  # before any network call
-    info = mlflow_source.resolve(source=source, run_id=run_id, model_id=model_id)
+    reference = mlflow_source.registry_reference(source)
+    if reference is not None:
+        info = _registry_source(reference, source)
+    else:
+        info = mlflow_source.resolve(source=source, run_id=run_id, model_id=model_id)
     if info is None:
         return version_register(
             actor=actor, model_name=model_name, source=source, run_id=run_id, description=description,
@@ -222,6 +226,46 @@ def version_register_from_source(
         output_schema=output_schema or info.output_schema,
         mlflow_info=info,
         number=number,
+    )
+
+
+def _registry_source(reference: mlflow_source.RegistryReference, source: str) -> SourceInfo:
+    """A version of this registry as the source of a new one (MLflow's copy_model_version):
+    the new version points at the same artifacts, resolved now as MLflow resolves them,
+    and carries what was known about them."""
+    from .aliases import alias_resolve
+
+    model = RegisteredModel.objects.filter(name=reference.name).first()
+    original = None
+    if model is not None:
+        versions = ModelVersion.objects.filter(model=model)
+        wanted = reference.version.lower()
+        if reference.alias:
+            original = alias_resolve(model, reference.alias)
+        elif reference.version.isdigit():
+            original = versions.filter(version=int(reference.version)).first()
+        elif wanted == "latest":
+            original = versions.order_by("-version").first()
+        elif wanted in stages.STAGES:
+            original = versions.filter(stage=wanted).order_by("-version").first()
+    if original is None:
+        raise Invalid(
+            f"source '{source}' names no version of this registry.",
+            code="source_not_found",
+            details={"source": ["No such registered model version."]},
+        )
+    return SourceInfo(
+        source=f"models:/{reference.name}/{original.version}",
+        run_id=original.run_id,
+        model_id=original.mlflow_model_id,
+        storage_location=original.storage_location or original.source,
+        flavors=list(original.flavors),
+        metrics=dict(original.metrics),
+        params=dict(original.params),
+        tags=dict(original.run_tags),
+        input_schema=list(original.input_schema),
+        output_schema=list(original.output_schema),
+        signature_found=original.signature_found,
     )
 
 
