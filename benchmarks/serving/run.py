@@ -236,10 +236,11 @@ def mlflow_compat_env(target: str) -> dict:
     venv's fastapi 0.165 / starlette 1.10 every worker dies at import. The mlflow process
     alone gets an older fastapi/starlette pair first on its PYTHONPATH (installed once,
     `pip install --no-deps --target`); the control plane is not affected."""
+    import mlflow
     import starlette
 
-    if int(starlette.__version__.split(".")[0]) < 1:
-        return {}
+    if int(starlette.__version__.split(".")[0]) < 1 or not mlflow.__version__.startswith("3.6."):
+        return {}  # mlflow 3.17's scoring server no longer uses app.route
     if not (Path(target) / "starlette").exists():
         log(f"starlette {starlette.__version__} breaks mlflow models serve: installing fastapi 0.115 / starlette 0.46 in {target}")
         subprocess.run([PY, "-m", "pip", "install", "-q", "--no-deps", "--target", target,
