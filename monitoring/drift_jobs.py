@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from control_plane import roles
@@ -54,7 +55,7 @@ def _version(model: RegisteredModel, version: ModelVersion | int | None) -> Mode
 
 
 def reference_url(model: RegisteredModel, number: int) -> str:
-    return f"/api/v1/models/{model.name}/versions/{number}/reference/"
+    return reverse("api-reference", args=[model.name, number])
 
 
 def drift_report_start(

@@ -5,6 +5,8 @@ succeeded. A model that is neither monitored (no policy, no reference profile) n
 checks answer for such a model, so that registering and promoting a model this control plane
 never serves is not blocked."""
 
+from urllib.parse import quote
+
 from registry.gate import FAIL, NOT_AVAILABLE, PASS, CheckResult, provide_check
 
 from .models import DriftReport, MonitorPolicy, PredictionLog, ReferenceProfile
@@ -38,7 +40,7 @@ def check_drift_detection_scheduled(version) -> CheckResult:
         return CheckResult(
             FAIL,
             f"No monitor policy for {model.name}: upload a reference profile for its versions "
-            f"(POST /api/v1/models/{model.name}/versions/<v>/reference/) or set one with PUT /monitor/.",
+            f"(POST /api/v1/models/{quote(model.name, safe='')}/versions/<v>/reference/) or set one with PUT /monitor/.",
         )
     if not policy.enabled:
         return CheckResult(FAIL, f"The monitor policy of {model.name} is disabled: no scheduled drift runs.")

@@ -15,6 +15,7 @@ from control_plane.journal import event_append
 
 from . import services
 from .models import MlflowImportedVersion, ModelVersion, RegisteredModel
+from .names import MODEL_NAME_RULE, model_name_problem
 
 MLFLOW_STAGES = {"None": "none", "Staging": "staging", "Production": "production", "Archived": "archived"}
 
@@ -94,7 +95,11 @@ def registry_import(*, actor: User, registry_uri: str = "", models: list[str] | 
 
 
 def _import_model(actor, registry_uri, source_model, versions, report: ImportReport) -> None:
-    name = source_model.name
+    name = source_model.name  # copied unchanged: spaces and all (registry/names.py)
+    problem = model_name_problem(name)
+    if problem:  # older MLflow servers accepted '/' and ':' in names
+        report.warnings.append(f"{name!r} was not imported: {problem} {MODEL_NAME_RULE}")
+        return
     model = RegisteredModel.objects.filter(name=name).first()
     tags = dict(source_model.tags or {})
     if model is None:

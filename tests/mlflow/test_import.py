@@ -22,7 +22,7 @@ def source_registry(tracking):
 
     from mlflow import MlflowClient
 
-    name = f"fraud-{uuid.uuid4().hex[:8]}"
+    name = f"Card fraud #{uuid.uuid4().hex[:8]}"  # MLflow allows spaces and '#': the import keeps the name
     client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     client.create_registered_model(name, tags={"team": "risk"}, description="Card fraud.")
     infos = [log_sklearn_model()[1] for _ in range(3)]
@@ -61,6 +61,7 @@ def test_import_command_twice_gives_the_same_state(tracking, source_registry, ad
 
     assert state(name) == first
     assert "0 change(s)" in out2.getvalue(), out2.getvalue()
+    assert RegisteredModel.objects.filter(name=name).exists()  # the name as MLflow has it
     assert first["model"] == {"description": "Card fraud.", "tags": {"team": "risk"}}
     assert [(v, stage) for v, stage, *_ in first["versions"]] == [(1, "archived"), (2, "production"), (3, "staging")]
     assert first["versions"][1][3] == {"validated": "yes"}
