@@ -24,7 +24,7 @@ class SearchError(ValueError):
 class Clause:
     kind: str  # "attribute" or "tag"
     key: str
-    comparator: str  # =, !=, <, <=, >, >=, LIKE, ILIKE, IN
+    comparator: str  # =, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN
     value: str | int | tuple
 
 
@@ -38,12 +38,12 @@ STRING = frozenset({"=", "!=", "LIKE", "ILIKE"})
 NUMERIC = frozenset({"=", "!=", "<", "<=", ">", ">="})
 TAG_COMPARATORS = STRING
 
-# What each search accepts, as MLflow's SQL store does.
-MODEL_ATTRIBUTES = {"name": Attribute(STRING)}
+# What each search accepts, as MLflow's (3.17) SQL store does.
+MODEL_ATTRIBUTES = {"name": Attribute(STRING | {"IN"})}
 VERSION_ATTRIBUTES = {
-    "name": Attribute(STRING),
-    "run_id": Attribute(STRING | {"IN"}),
-    "source_path": Attribute(STRING),
+    "name": Attribute(STRING | {"IN", "NOT IN"}),
+    "run_id": Attribute(STRING | {"IN", "NOT IN"}),
+    "source_path": Attribute(STRING | {"IN", "NOT IN"}),
     "version_number": Attribute(NUMERIC, numeric=True),
 }
 MODEL_ORDER_KEYS = {
@@ -155,8 +155,11 @@ def parse_filter(filter_string: str | None, attributes: dict[str, Attribute]) ->
         key_kind, key = _key(text, attributes)
         kind, op = take()
         if kind == "keyword" and op == "NOT":
-            raise SearchError("Invalid filter string: NOT is not supported.")
-        if not (kind == "op" or (kind == "keyword" and op in ("LIKE", "ILIKE", "IN"))):
+            if i >= len(tokens) or tokens[i] != ("keyword", "IN"):
+                raise SearchError("Invalid filter string: NOT is supported only as NOT IN.")
+            i += 1
+            op = "NOT IN"
+        if not (kind == "op" or (kind == "keyword" and op in ("LIKE", "ILIKE", "IN", "NOT IN"))):
             raise SearchError(
                 f"Invalid filter string '{filter_string}': expected a comparator after '{text}', got '{op}'."
             )
@@ -166,7 +169,7 @@ def parse_filter(filter_string: str | None, attributes: dict[str, Attribute]) ->
             what = f"tag '{key}'" if key_kind == "tag" else f"attribute '{key}'"
             raise SearchError(f"Invalid comparator '{op}' for {what}; use one of {', '.join(sorted(allowed))}.")
         numeric = key_kind == "attribute" and attributes[key].numeric
-        if op == "IN":
+        if op in ("IN", "NOT IN"):
             take("lparen")
             values = []
             while True:

@@ -318,6 +318,8 @@ def filtered(qs: QuerySet, clauses: list[mlflow_search.Clause], fields: dict[str
             value = mlflow_search.like_to_regex(value)
         if clause.comparator == "!=":
             qs = qs.exclude(**{field: value})
+        elif clause.comparator == "NOT IN":
+            qs = qs.exclude(**{f"{field}__in": value})
         else:
             qs = qs.filter(**{f"{field}__{LOOKUPS[clause.comparator]}": value})
     return qs

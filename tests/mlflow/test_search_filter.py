@@ -57,11 +57,19 @@ def test_model_filters_parse(text, expected):
     assert parse_filter(text, MODEL_ATTRIBUTES) == expected
 
 
+def test_model_names_can_be_listed_as_in_mlflow_3_17():
+    assert parse_filter("name IN ('churn', 'Model 1')", MODEL_ATTRIBUTES) == [
+        Clause("attribute", "name", "IN", ("churn", "Model 1"))
+    ]
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
         ("run_id = 'abc123'", [Clause("attribute", "run_id", "=", "abc123")]),
         ("run_id IN ('a', 'b')", [Clause("attribute", "run_id", "IN", ("a", "b"))]),
+        ("name NOT IN ('a', 'b c')", [Clause("attribute", "name", "NOT IN", ("a", "b c"))]),
+        ("source_path in ('s3://x')", [Clause("attribute", "source_path", "IN", ("s3://x",))]),
         ("version_number >= 3", [Clause("attribute", "version_number", ">=", 3)]),
         ("version_number = '3'", [Clause("attribute", "version_number", "=", 3)]),
         ("source_path LIKE 's3://%'", [Clause("attribute", "source_path", "LIKE", "s3://%")]),
@@ -83,7 +91,8 @@ def test_version_filters_parse(text, expected):
         ("run_id = 'x'", MODEL_ATTRIBUTES, "Invalid attribute key 'run_id'"),
         ("name = x", MODEL_ATTRIBUTES, "must be quoted"),
         ("name > 'x'", MODEL_ATTRIBUTES, "Invalid comparator '>' for attribute 'name'"),
-        ("name IN ('x')", MODEL_ATTRIBUTES, "Invalid comparator 'IN'"),
+        ("version_number IN (1)", VERSION_ATTRIBUTES, "Invalid comparator 'IN'"),
+        ("name NOT IN ('x')", MODEL_ATTRIBUTES, "Invalid comparator 'NOT IN'"),
         ("tags.k IN ('x')", VERSION_ATTRIBUTES, "Invalid comparator 'IN' for tag 'k'"),
         ("name = 'x' AND", MODEL_ATTRIBUTES, "ends too early"),
         ("name = 'x' name = 'y'", MODEL_ATTRIBUTES, "expected AND"),
@@ -94,7 +103,7 @@ def test_version_filters_parse(text, expected):
         ("name = 2", MODEL_ATTRIBUTES, "must be quoted"),
         ("run_id IN ('a' 'b')", VERSION_ATTRIBUTES, "expected ',' or ')'"),
         ("NOT name = 'x'", MODEL_ATTRIBUTES, "expected a key"),
-        ("name NOT LIKE 'x'", MODEL_ATTRIBUTES, "NOT is not supported"),
+        ("name NOT LIKE 'x'", MODEL_ATTRIBUTES, "NOT is supported only as NOT IN"),
         ("metrics.auc > 0.9", VERSION_ATTRIBUTES, "unknown entity 'metrics'"),
         ("tags. = 'x'", MODEL_ATTRIBUTES, "unexpected"),
     ],
