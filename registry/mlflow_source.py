@@ -106,7 +106,7 @@ def resolve(*, source: str = "", run_id: str = "", model_id: str = "") -> Source
             return _from_run(source, run_id_in_uri, path)
         if not source and run_id:
             return _from_run_only(run_id)
-        if _is_local(source):
+        if source and _is_local(source):
             return _from_local_path(source, run_id=run_id, model_id=model_id)
         if scheme in _ARTIFACT_SCHEMES:
             return _from_artifact_uri(source, run_id=run_id, model_id=model_id)

@@ -30,6 +30,9 @@ def test_names_with_spaces_work_through_the_mlflow_client(registry, admin):
 
     assert client.get_model_version_by_alias("Model #1?", "test_alias").version == "1"
     assert [m.name for m in client.search_registered_models("name = 'Model #1?'")] == ["Model #1?"]
+    assert [m.name for m in client.search_registered_models("name IN ('Model #1?', 'other')")] == ["Model #1?"]
+    assert client.search_model_versions("name NOT IN ('Model #1?')") == []
+    assert [v.version for v in client.search_model_versions("run_id NOT IN ('x') AND name = 'Model #1?'")] == ["1"]
     assert RegisteredModel.objects.get(name="Model #1?").versions.count() == 1
     err = error_of(client.create_registered_model, "team/model")
     assert err.error_code == "INVALID_PARAMETER_VALUE" and "contains '/'" in err.message
