@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from control_plane.errors import Invalid
+from registry.names import model_name_problem
 
 from .models import ChannelKind
 
@@ -27,7 +28,6 @@ KEYS = {
 MAX_ADDRESSES = 50
 MIN_SECRET = 16
 EVENT_TYPE = re.compile(r"^[a-z_]+\.[a-z_]+$")
-MODEL_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
 
 def _is_loopback(host: str) -> bool:
@@ -108,7 +108,7 @@ def subscriptions_clean(*, events, models) -> tuple[list[str], list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(events, list) or not all(isinstance(e, str) and EVENT_TYPE.match(e) for e in events):
         errors["events"] = ["A list of event types such as 'promotion.requested' (empty means every type)."]
-    if not isinstance(models, list) or not all(isinstance(m, str) and MODEL_NAME.match(m) for m in models):
+    if not isinstance(models, list) or not all(isinstance(m, str) and not model_name_problem(m) for m in models):
         errors["models"] = ["A list of model names (empty means every model)."]
     if errors:
         first = next(iter(errors))

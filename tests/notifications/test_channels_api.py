@@ -108,6 +108,12 @@ def test_subscriptions_accept_any_well_formed_type_and_reject_others(api, admin)
     for events in (["Promotion.Requested"], ["promotion"], ["a.b.c"]):
         bad = create(client, kind="email", name="bad", config={"addresses": ["a@example.com"]}, events=events)
         assert bad.status_code == 422 and "events" in bad.json()["error"]["details"]
+    spaced = create(client, kind="email", name="spaced", config={"addresses": ["a@example.com"]}, events=[],
+                    models=["Churn model 1"])  # any name MLflow allows (registry/names.py)
+    assert spaced.status_code == 201 and spaced.json()["models"] == ["Churn model 1"]
+    slashed = create(client, kind="email", name="slash", config={"addresses": ["a@example.com"]}, events=[],
+                     models=["team/churn"])
+    assert slashed.status_code == 422 and "models" in slashed.json()["error"]["details"]
     unknown = create(client, kind="email", name="bad", config={"addresses": ["a@example.com"]}, events=[], colour="red")
     assert unknown.status_code == 422 and "colour" in unknown.json()["error"]["details"]
 
