@@ -125,7 +125,7 @@ class FeedbackItemIn(serializers.Serializer):
 
     request_id = serializers.CharField(max_length=128)
     ground_truth = serializers.JSONField(help_text="The observed outcome: a label, a value, or any JSON but null.")
-    model = serializers.CharField(required=False, max_length=128,
+    model = serializers.CharField(required=False, max_length=256,
                                   help_text="Only this model's predictions; all models' when left out.")
 
     class Meta:

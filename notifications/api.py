@@ -81,7 +81,7 @@ class ChannelListApi(APIView):
         name = serializers.CharField(max_length=100)
         config = serializers.DictField(help_text="email: {addresses}; slack: {url}; webhook: {url, secret}.")
         events = serializers.ListField(child=serializers.CharField(max_length=64), help_text="Empty: every type.")
-        models = serializers.ListField(child=serializers.CharField(max_length=128), required=False, default=list)
+        models = serializers.ListField(child=serializers.CharField(max_length=256), required=False, default=list)
         enabled = serializers.BooleanField(required=False, default=True)
 
         class Meta:
@@ -114,7 +114,7 @@ class ChannelDetailApi(APIView):
         name = serializers.CharField(max_length=100, required=False)
         config = serializers.DictField(required=False, help_text="Merged into the stored config; omit a secret to keep it.")
         events = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-        models = serializers.ListField(child=serializers.CharField(max_length=128), required=False)
+        models = serializers.ListField(child=serializers.CharField(max_length=256), required=False)
         enabled = serializers.BooleanField(required=False)
 
         class Meta:
