@@ -145,6 +145,36 @@ def outcomes(report: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def start_control_plane(procs: Processes, env: dict, tmp: Path, tracking_url: str, database_url: str) -> tuple[str, str]:
+    """gunicorn on a fresh database, an admin and their API token: (URL, token)."""
+    port = free_port()
+    control_plane = f"http://127.0.0.1:{port}"
+    cp_env = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "control_plane.settings",
+        "CONTROL_PLANE_VAR_DIR": str(tmp / "var"),
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "PUBLIC_BASE_URL": control_plane,
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "MLFLOW_TRACKING_URI": tracking_url,
+    }
+    if database_url:
+        fresh_postgres(database_url)
+        cp_env["DATABASE_URL"] = database_url
+    manage(cp_env, "migrate", "--noinput")
+    manage(cp_env, "create_user", "mlflow-suite", "--role", "admin", "--password", secrets.token_urlsafe(16))
+    token = manage(cp_env, "create_api_token", "mlflow-suite", "--name", "mlflow-suite").strip().splitlines()[-1]
+    log = tmp / "control-plane.log"
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = procs.start(
+        [str(gunicorn), "control_plane.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--threads", "4", "--log-level", "warning"],
+        env=cp_env, log=log,
+    )
+    wait_for(f"{control_plane}/healthz", proc, log)
+    return control_plane, token
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("test_file", type=Path, help="a copy of an MLflow registry test file")
@@ -152,6 +182,8 @@ def main() -> int:
     ap.add_argument("--tracking", choices=["auto", "control-plane", "mlflow-server"], default="auto",
                     help="where the tests' tracking URI points (auto: mlflow-server for *fluent* files)")
     ap.add_argument("--database-url", default="", help="a PostgreSQL URL to (re)create; default: embedded SQLite")
+    ap.add_argument("--against", choices=["control-plane", "mlflow"], default="control-plane",
+                    help="mlflow: the baseline, the same copy with a plain `mlflow server` as the registry")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, report)")
     ap.add_argument("pytest_args", nargs="*", help="passed to pytest after --")
     args = ap.parse_args()
@@ -159,6 +191,8 @@ def main() -> int:
     tracking = args.tracking
     if tracking == "auto":
         tracking = "mlflow-server" if "fluent" in args.test_file.name else "control-plane"
+    if args.against == "mlflow":
+        tracking = "mlflow-server"
     tmp = Path(tempfile.mkdtemp(prefix="mlflow-compat-"))
     procs = Processes()
     try:
@@ -176,31 +210,10 @@ def main() -> int:
             )
             wait_for(f"{tracking_url}/health", proc, log)
 
-        port = free_port()
-        control_plane = f"http://127.0.0.1:{port}"
-        cp_env = {
-            **env,
-            "DJANGO_SETTINGS_MODULE": "control_plane.settings",
-            "CONTROL_PLANE_VAR_DIR": str(tmp / "var"),
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "PUBLIC_BASE_URL": control_plane,
-            "CELERY_TASK_ALWAYS_EAGER": "true",
-            "MLFLOW_TRACKING_URI": tracking_url,
-        }
-        if args.database_url:
-            fresh_postgres(args.database_url)
-            cp_env["DATABASE_URL"] = args.database_url
-        manage(cp_env, "migrate", "--noinput")
-        manage(cp_env, "create_user", "mlflow-suite", "--role", "admin", "--password", secrets.token_urlsafe(16))
-        token = manage(cp_env, "create_api_token", "mlflow-suite", "--name", "mlflow-suite").strip().splitlines()[-1]
-        log = tmp / "control-plane.log"
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        proc = procs.start(
-            [str(gunicorn), "control_plane.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--log-level", "warning"],
-            env=cp_env, log=log,
-        )
-        wait_for(f"{control_plane}/healthz", proc, log)
+        if args.against == "mlflow":
+            control_plane, token = tracking_url, ""
+        else:
+            control_plane, token = start_control_plane(procs, env, tmp, tracking_url, args.database_url)
 
         run_dir = tmp / "suite"
         run_dir.mkdir()
@@ -212,12 +225,12 @@ def main() -> int:
             **env,
             "CONTROL_PLANE_URL": control_plane,
             "COMPAT_TRACKING_URI": tracking_url or control_plane,
-            "MLFLOW_TRACKING_TOKEN": token,
+            **({"MLFLOW_TRACKING_TOKEN": token} if token else {}),
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         }
         version = subprocess.run([args.python, "-c", "import mlflow; print(mlflow.__version__)"],
                                  env=client_env, capture_output=True, text=True).stdout.strip()
-        print(f"MLflow client {version} ({args.python}); control plane {control_plane}; "
+        print(f"MLflow client {version} ({args.python}); registry {control_plane} ({args.against}); "
               f"tracking {tracking_url or 'the control plane'}; database {args.database_url or 'embedded SQLite'}")
         subprocess.run(
             [args.python, "-m", "pytest", str(test_copy), "-p", "no:cacheprovider", "-q", "--rootdir", str(run_dir),
