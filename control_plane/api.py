@@ -66,7 +66,8 @@ class EventListApi(APIView):
         responses={200: EventOut(many=True), **errors(401, 403, 422)},
     )
     def get(self, request):
-        qs = Event.objects.filter(**event_filter(request.query_params)).order_by("-id")
+        qs = token_scope.only_allowed(Event.objects, "model_name").filter(**event_filter(request.query_params))
+        qs = qs.order_by("-id")
         return paginate(self, request, qs, EventOut)
 
 

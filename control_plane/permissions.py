@@ -1,5 +1,6 @@
 from rest_framework import permissions
 
+from . import token_scope
 from .models import ApiToken
 from .roles import READ, user_can
 
@@ -28,6 +29,8 @@ class CanRead(permissions.BasePermission):
         if not user_can(request.user, READ):
             self.message = "Your account has no role; ask an admin for one."
             return False
+        if "name" in view.kwargs:  # every /models/<name>/... URL
+            token_scope.require_model(view.kwargs["name"])
         return True
 
 

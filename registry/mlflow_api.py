@@ -27,7 +27,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.authentication import BearerTokenAuthentication
 from control_plane.errors import Conflict, NotFound, ServiceError
 from control_plane.models import ApiToken
@@ -358,7 +358,10 @@ class MlflowEndpoint(APIView):
                 405, "ENDPOINT_NOT_FOUND", f"{request.path} does not accept {request.method}; use {allowed}."
             )
         self._check_access(request, write=handler.write)
-        answer = handler.func(request, self._params(request))
+        params = self._params(request)
+        if isinstance(params.data.get("name"), str):
+            token_scope.require_model(params.data["name"])
+        answer = handler.func(request, params)
         return JsonResponse(answer)
 
     @staticmethod

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import User
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Forbidden, Invalid, NotFound
 
 from ..models import ModelVersion, RegisteredModel
@@ -14,6 +14,7 @@ def _require(actor: User, capability: str) -> None:
 
 
 def _lock_model(name: str) -> RegisteredModel:
+    token_scope.require_model(name)
     model = RegisteredModel.objects.select_for_update().filter(name=name).first()
     if model is None:
         raise NotFound(f"Model '{name}' does not exist.", code="model_not_found")

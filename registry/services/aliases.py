@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 
@@ -90,6 +90,7 @@ def alias_resolve(model: RegisteredModel, alias: str) -> ModelVersion | None:
 
 def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
     _require(actor, roles.REGISTER)
+    token_scope.require_model(new_name)
     if not re.match(MODEL_NAME_PATTERN, new_name or ""):
         raise Invalid(
             "Model names are 1 to 128 letters, digits, '.', '_' or '-'.",

@@ -5,7 +5,7 @@ import re
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Invalid
 from control_plane.journal import event_append
 
@@ -34,6 +34,7 @@ def model_create(
     owner: User | None = None,
 ) -> RegisteredModel:
     _require(actor, roles.REGISTER)
+    token_scope.require_model(name)
     if not re.match(MODEL_NAME_PATTERN, name or ""):
         raise Invalid(
             "Model names are 1 to 128 letters, digits, '.', '_' or '-'.",
