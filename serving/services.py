@@ -26,6 +26,11 @@ CONFIGURE_CAPABILITIES = {
     Strategy.BLUE_GREEN: (roles.DECIDE_PROMOTION,),
 }
 ACTIONS = ("pause", "resume", "promote", "abort", "cutover", "rollback")
+# Checked before the deployment is even looked up (permission before state): abort
+# applies to every strategy, the rest to canary and blue/green, an approver's business.
+ACTION_CAPABILITIES = {action: (roles.DECIDE_PROMOTION,) for action in ACTIONS} | {
+    "abort": (roles.REGISTER, roles.DECIDE_PROMOTION)
+}
 
 
 def _require(actor: User, capabilities: tuple[str, ...]) -> None:
@@ -130,6 +135,7 @@ def _enter_step(deployment: Deployment, index: int) -> None:
 def deployment_action(*, actor: User, model_name: str, action: str, reason: str = "") -> Deployment:
     if action not in ACTIONS:
         raise Invalid(f"Unknown action '{action}'.", details={"action": [f"One of {', '.join(ACTIONS)}."]})
+    _require(actor, ACTION_CAPABILITIES[action])
     with transaction.atomic():
         model = _lock_model(model_name)
         deployment = _live(model)

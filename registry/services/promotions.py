@@ -240,6 +240,8 @@ def promotion_reject(*, actor: User, request_id: int, comment: str) -> Promotion
 
 
 def promotion_cancel(*, actor: User, request_id: int, reason: str = "") -> PromotionRequest:
+    if not (roles.user_can(actor, roles.REQUEST_PROMOTION) or roles.user_can(actor, roles.MANAGE_USERS)):
+        raise Forbidden("Only the requester (or an admin) can cancel a promotion request.", code="permission_denied")
     with transaction.atomic():
         request, model = _lock_request(request_id)
         if request.requested_by_id != actor.id and not roles.user_can(actor, roles.MANAGE_USERS):

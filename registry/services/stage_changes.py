@@ -90,6 +90,7 @@ def version_set_stage(
             code="unknown_stage",
             details={"stage": [f"Must be one of {', '.join(stages.STAGES)}."]},
         )
+    _require(actor, roles.CHANGE_STAGE)  # every direct move needs it: refuse before looking
     with transaction.atomic():
         model = _lock_model(model_name)
         mv = _version(model, version)
