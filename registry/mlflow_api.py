@@ -168,7 +168,7 @@ def delete_registered_model_tag(request, p: Params) -> dict:
 
 def set_registered_model_alias(request, p: Params) -> dict:
     name, alias, version = p.text("name", required=True), p.text("alias", required=True), p.version()
-    if alias == settings.PRODUCTION_ALIAS:
+    if services.is_production_alias(alias):
         filed = services.promotion_request_ensure(
             actor=request.user, model_name=name, version=version, reason=f"Alias '{alias}' set through the MLflow API."
         )

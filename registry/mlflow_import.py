@@ -114,7 +114,7 @@ def _import_model(actor, registry_uri, source_model, versions, report: ImportRep
             report.stages_changed.append(f"{name} v{local.version}: {local.stage} -> {stage}")
 
     for alias, number in (source_model.aliases or {}).items():
-        if alias == settings.PRODUCTION_ALIAS:
+        if services.is_production_alias(alias):
             continue  # here it always names the Production version, imported above
         mapped = MlflowImportedVersion.objects.filter(
             source_registry=registry_uri, source_name=name, source_version=int(number)

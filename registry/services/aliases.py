@@ -23,6 +23,12 @@ _ALIAS = re.compile(r"^[\w\-]{1,255}$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
 
+def is_production_alias(alias: str) -> bool:
+    """The production alias is reserved in every case: `Champion` must not name a
+    version that is not in Production while `champion` names the one that is."""
+    return (alias or "").casefold() == settings.PRODUCTION_ALIAS.casefold()
+
+
 def alias_validate(alias: str) -> str:
     if not _ALIAS.match(alias or "") or _RESERVED_ALIAS.match(alias):
         raise Invalid(
@@ -37,7 +43,7 @@ def alias_set(*, actor: User, model_name: str, alias: str, version: int) -> Mode
     """Point a (non-production) alias at a version."""
     _require(actor, roles.REGISTER)
     alias_validate(alias)
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         raise Conflict(
             f"'{alias}' always names the Production version; file a promotion request instead.",
             code="promotion_required",
@@ -66,7 +72,7 @@ def alias_set(*, actor: User, model_name: str, alias: str, version: int) -> Mode
 
 def alias_delete(*, actor: User, model_name: str, alias: str) -> None:
     _require(actor, roles.REGISTER)
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         raise Conflict(
             f"'{alias}' follows the Production version and cannot be deleted; roll back instead.",
             code="rollback_required",
@@ -82,7 +88,7 @@ def alias_delete(*, actor: User, model_name: str, alias: str) -> None:
 
 
 def alias_resolve(model: RegisteredModel, alias: str) -> ModelVersion | None:
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         return ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).select_related("model").first()
     found = ModelAlias.objects.filter(model=model, alias=alias).select_related("version__model").first()
     return found.version if found else None
