@@ -51,6 +51,10 @@ def _live(model: RegisteredModel) -> Deployment | None:
     )
 
 
+def is_served(*, model: RegisteredModel) -> bool:
+    return Deployment.objects.filter(model=model, state__in=Deployment.LIVE_STATES).exists()
+
+
 def approved(deployment: Deployment) -> bool:
     """Whether the challenger's promotion request, carried by this deployment, is approved."""
     request = deployment.promotion_request

@@ -14,9 +14,9 @@ from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 
-from .. import stages
+from .. import rollout, stages
 from ..models import MODEL_NAME_PATTERN, ModelAlias, ModelVersion, RegisteredModel
-from ._common import _lock_model, _require, _version
+from ._common import _claim_name, _lock_model, _require, _version
 from .stage_changes import _close_pending_requests
 
 _ALIAS = re.compile(r"^[\w\-]{1,255}$")
@@ -108,12 +108,27 @@ def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
             model = _lock_model(name)
             if new_name == name:
                 return model
+            _require_renamable(model)
+            _claim_name(actor, new_name)
             model.name = new_name
             model.save(update_fields=["name", "updated_at"])
             event_append(type="model.renamed", actor=actor, model_name=new_name, payload={"from": name, "to": new_name})
     except IntegrityError:
         raise Conflict(f"Model '{new_name}' already exists.", code="model_exists") from None
     return model
+
+
+def _require_renamable(model: RegisteredModel) -> None:
+    """Clients find what serves them by name: a model in Production or served here keeps it."""
+    production = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
+    if production is not None:
+        raise Conflict(
+            f"Model '{model.name}' has version {production.version} in Production; a model in Production "
+            "keeps its name.",
+            code="model_in_production",
+        )
+    if rollout.is_served(model=model):
+        raise Conflict(f"Model '{model.name}' has a live deployment; a served model keeps its name.", code="model_served")
 
 
 def version_delete(*, actor: User, model_name: str, version: int) -> None:

@@ -18,7 +18,7 @@ from ..models import (
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
 from ..schema import schema_normalise, schema_problems
-from ._common import _check_tags, _lock_model, _require, _version
+from ._common import _check_tags, _claim_name, _lock_model, _require, _version
 
 
 # --- Models ---------------------------------------------------------------------------
@@ -45,6 +45,7 @@ def model_create(
         raise Invalid("required_approvals must be between 1 and 10.", details={"required_approvals": ["1 to 10."]})
     try:
         with transaction.atomic():
+            _claim_name(actor, name)
             model = RegisteredModel.objects.create(
                 name=name,
                 description=description,
