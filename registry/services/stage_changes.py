@@ -195,7 +195,9 @@ def model_rollback(*, actor: User, model_name: str, reason: str, to_version: int
     return target
 
 
-def version_set_stage_imported(*, actor: User, model_name: str, version: int, stage: str, source: str) -> ModelVersion:
+def version_set_stage_imported(
+    *, actor: User, model_name: str, version: int, stage: str, source: str, note: str = ""
+) -> ModelVersion:
     """Copy a stage from another MLflow registry while moving over to this one. Only an
     admin may; Production arrives without a promotion request (it was in Production
     there), and the history and journal mark the move as imported."""
@@ -207,7 +209,7 @@ def version_set_stage_imported(*, actor: User, model_name: str, version: int, st
         mv = _version(model, version)
         if mv.stage == stage:
             return mv
-        reason = f"Imported from the MLflow registry at {source}."
+        reason = f"Imported from the MLflow registry at {source}.{note}"
         if stage == stages.PRODUCTION:
             _make_production(model, mv, kind=Kind.IMPORTED, actor=actor, reason=reason)
         else:
