@@ -7,9 +7,7 @@ Every path one approver (or one admin) can take alone is tried here: blue/green
 cutover, canary steps [100], a canary ramping past the ceiling, shadow then canary,
 a PUT naming weights, and "promote"."""
 
-import json
 
-import numpy as np
 import pytest
 
 from registry import services
@@ -21,24 +19,12 @@ from serving.rollouts import canary_evaluate
 from serving.router import _route_from_db
 from tests.conftest import staged_version
 
-from .conftest import SERVING_SCHEMA
+from .conftest import SERVING_SCHEMA, send_traffic
 
 pytestmark = pytest.mark.django_db
 MODEL = "churn-predictor"
 URL = f"/api/v1/models/{MODEL}/deployment/"
 FAST = {"min_requests": 150, "max_p99_latency_ratio": 1000}
-
-
-def traffic(client, count=400):
-    rng = np.random.default_rng(count)
-    for i in range(count):
-        row = {"tenure_months": float(rng.uniform(0, 60)), "monthly_spend": 50.0, "support_tickets": int(rng.integers(0, 10))}
-        r = client.post(
-            f"/api/v1/serve/{MODEL}/predict",
-            json.dumps({"instances": [row], "routing_key": f"user-{i}"}),
-            content_type="application/json",
-        )
-        assert r.status_code == 200, r.json()
 
 
 def stage(version: int) -> str:
@@ -114,7 +100,7 @@ def test_a_hand_canary_ends_its_evaluation_at_the_ceiling(api, served, saved_mod
     )
     assert r.status_code == 200, r.json()
     canary = Deployment.objects.get(state="active")
-    traffic(api(viewer))
+    send_traffic(api(viewer))
 
     assert canary_evaluate(canary.pk, force=True) == PASS
 
@@ -146,7 +132,7 @@ def test_an_approved_canary_becomes_production_when_it_would_reach_100(
     canary = Deployment.objects.get(state="active")
     assert canary.challenger_weight == 50
     assert_registry_and_router_agree()
-    traffic(api(viewer))
+    send_traffic(api(viewer))
 
     assert canary_evaluate(canary.pk, force=True) == PASS
 
