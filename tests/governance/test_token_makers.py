@@ -9,7 +9,6 @@ from rest_framework.test import APIClient
 
 from control_plane.errors import Forbidden
 from control_plane.models import ApiToken, Event
-from control_plane.request_context import reset_current_request, set_current_request
 from control_plane.tokens import token_create
 from registry import services
 from registry.models import PromotionDecision
@@ -69,6 +68,8 @@ def test_the_shell_command_may_mint_for_a_user_and_journals_it(approver):
 
 def test_an_approval_through_a_token_the_requester_created_is_refused(registered_model, contributor, approver):
     """Four-eyes compares people: the approver, and the maker of the token used."""
+    from control_plane.request_context import reset_current_request, set_current_request
+
     version = staged_version(contributor)
     request = services.promotion_request(actor=contributor, model_name="churn-predictor", version=version.version)
     made_by_requester = token_create(actor=approver, name="x").token
