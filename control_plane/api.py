@@ -1,13 +1,12 @@
 """Core API: the journal (audit trail) and API tokens."""
 
-from django.contrib.auth.models import User
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import tokens
+from . import token_scope, tokens
 from .api_base import StrictSerializer, errors, paginate
 from .errors import Invalid, NotFound
 from .models import ApiToken, Event
@@ -67,7 +66,8 @@ class EventListApi(APIView):
         responses={200: EventOut(many=True), **errors(401, 403, 422)},
     )
     def get(self, request):
-        qs = Event.objects.filter(**event_filter(request.query_params)).order_by("-id")
+        qs = token_scope.only_allowed(Event.objects, "model_name").filter(**event_filter(request.query_params))
+        qs = qs.order_by("-id")
         return paginate(self, request, qs, EventOut)
 
 
@@ -105,8 +105,14 @@ class IssuedTokenOut(TokenOut):
 
 
 def _visible_tokens(user):
+    """Admins see every token, others their own; a token limited to some models sees
+    only tokens limited to those models."""
     qs = ApiToken.objects.select_related("user")
-    return qs if user_can(user, MANAGE_USERS) else qs.filter(user=user)
+    qs = qs if user_can(user, MANAGE_USERS) else qs.filter(user=user)
+    via = token_scope.current_token()
+    if via is not None and via.models_allowed:
+        qs = qs.filter(models_allowed__contained_by=via.models_allowed).exclude(models_allowed=[])
+    return qs
 
 
 class TokenListApi(APIView):
@@ -116,7 +122,9 @@ class TokenListApi(APIView):
         expires_days = serializers.IntegerField(required=False, min_value=1, max_value=3650, allow_null=True)
         models = serializers.ListField(child=serializers.CharField(), required=False, default=list)
         serve_only = serializers.BooleanField(required=False, default=False)
-        user = serializers.CharField(required=False, help_text="Admins only: issue for another user.")
+        user = serializers.CharField(
+            required=False, help_text="Your own username, if given: a token acts only for the person who made it."
+        )
 
         class Meta:
             ref_name = "TokenCreate"
@@ -132,12 +140,9 @@ class TokenListApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = dict(data.validated_data)
-        owner = request.user
-        if "user" in d:
-            owner = User.objects.filter(username=d.pop("user")).first()
-            if owner is None:
-                raise Invalid("No such user.", details={"user": ["No such user."]})
-        issued = tokens.token_create(actor=request.user, owner=owner, **d)
+        if d.pop("user", request.user.username) != request.user.username:
+            tokens.refuse_for_another_user()
+        issued = tokens.token_create(actor=request.user, **d)
         body = TokenOut(issued.token).data | {"token": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 

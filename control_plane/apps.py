@@ -7,3 +7,6 @@ class ControlPlaneConfig(AppConfig):
 
     def ready(self):
         from . import journal, task_runs  # noqa: F401  (register the log consumer and task signals)
+        from . import role_journal
+
+        role_journal.connect()

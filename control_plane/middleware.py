@@ -4,7 +4,13 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from . import metrics
-from .request_context import new_request_id, reset_request_id, set_request_id
+from .request_context import (
+    new_request_id,
+    reset_current_request,
+    reset_request_id,
+    set_current_request,
+    set_request_id,
+)
 
 
 class RequestIdMiddleware:
@@ -17,9 +23,11 @@ class RequestIdMiddleware:
         request_id = new_request_id(request.headers.get("X-Request-ID"))
         request.request_id = request_id
         token = set_request_id(request_id)
+        current = set_current_request(request)
         try:
             response = self.get_response(request)
         finally:
+            reset_current_request(current)
             reset_request_id(token)
         if "X-Request-ID" not in response:  # a view may answer for a request id the body named
             response["X-Request-ID"] = request_id

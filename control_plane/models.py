@@ -59,6 +59,11 @@ class ApiToken(models.Model):
     """A bearer token. Only a SHA-256 of the secret is kept; the secret is shown once."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # Who made it: the user itself over the API or the pages; empty when an operator
+    # issued it with the shell command. A token made by anyone else does not work.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)

@@ -1,5 +1,6 @@
 from rest_framework import permissions
 
+from . import token_scope
 from .models import ApiToken
 from .roles import READ, user_can
 
@@ -28,20 +29,24 @@ class CanRead(permissions.BasePermission):
         if not user_can(request.user, READ):
             self.message = "Your account has no role; ask an admin for one."
             return False
+        if "name" in view.kwargs:  # every /models/<name>/... URL
+            token_scope.require_model(view.kwargs["name"])
         return True
 
 
-def requires(capability: str, *, methods: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")):
-    """A permission class: CanRead, plus `capability` for the given methods."""
+def requires(*capabilities: str, methods: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")):
+    """A permission class: CanRead, plus any one of `capabilities` for the given methods.
+    Checked before the view runs, so a caller without the role hears 403 whatever the
+    state of what it names."""
 
     class _Requires(CanRead):
         def has_permission(self, request, view):
             if not super().has_permission(request, view):
                 return False
-            if request.method in methods and not user_can(request.user, capability):
-                self.message = f"Your role does not allow '{capability}'."
+            if request.method in methods and not any(user_can(request.user, c) for c in capabilities):
+                self.message = f"Your role does not allow '{capabilities[-1]}'."
                 return False
             return True
 
-    _Requires.__name__ = f"Requires_{capability}"
+    _Requires.__name__ = f"Requires_{'_or_'.join(capabilities)}"
     return _Requires

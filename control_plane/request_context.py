@@ -33,3 +33,21 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = get_request_id() or "-"
         return True
+
+
+# The HTTP request being served (None in the shell, Celery and tests calling services):
+# who acts, for writes that happen below the view, such as a role change saved by the
+# Django admin, and which API token they used.
+_request: contextvars.ContextVar[object | None] = contextvars.ContextVar("current_request", default=None)
+
+
+def set_current_request(request) -> contextvars.Token:
+    return _request.set(request)
+
+
+def reset_current_request(token: contextvars.Token) -> None:
+    _request.reset(token)
+
+
+def current_request():
+    return _request.get()

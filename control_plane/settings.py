@@ -252,6 +252,12 @@ PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 
+# --- Serving: the most traffic (percent) a challenger answers while its promotion request is
+# not approved (a hand-configured canary ends its evaluation there; cutover needs approval).
+CHALLENGER_TRAFFIC_CEILING = env.int("CHALLENGER_TRAFFIC_CEILING", default=50)
+if not 0 <= CHALLENGER_TRAFFIC_CEILING <= 100:
+    raise ImproperlyConfigured("CHALLENGER_TRAFFIC_CEILING must be a percentage from 0 to 100.")
+
 # --- Batch scoring: input paths and uploads live under BATCH_DIR; rows per chunk (one part file each).
 BATCH_DIR = Path(env.str("BATCH_DIR", default="") or VAR_DIR / "batch")
 BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=50_000)

@@ -16,7 +16,11 @@ def user_create(*, username: str, role: str, password: str | None = None, email:
         raise Invalid(f"Unknown role '{role}'; use one of {', '.join(ROLES)}.", details={"role": ["Unknown role."]})
     password = password or secrets.token_urlsafe(12)
     with transaction.atomic():
-        user, created = User.objects.get_or_create(username=username, defaults={"email": email})
+        # A new user is saved once, complete: the role journal records changes, not births.
+        user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
+        if created:
+            user = User(username=username, email=email)
         user.set_password(password)
         user.is_staff = role == ADMIN
         user.is_superuser = role == ADMIN

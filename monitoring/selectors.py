@@ -2,6 +2,8 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from control_plane import token_scope
+
 from .models import PredictionLog
 
 
@@ -16,7 +18,7 @@ def prediction_list(
     has_ground_truth: bool | None = None,
 ) -> QuerySet[PredictionLog]:
     """Logged predictions, newest first. `since` is inclusive, `until` exclusive."""
-    qs = PredictionLog.objects.all()
+    qs = token_scope.only_allowed(PredictionLog.objects.all(), "model_name")
     if model_name:
         qs = qs.filter(model_name=model_name)
     if version is not None:

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Forbidden
 
 from .models import PredictionLog
@@ -52,7 +52,8 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
         ids = sorted({item.request_id for item in items})
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             rows = (
-                PredictionLog.objects.select_for_update()
+                token_scope.only_allowed(PredictionLog.objects, "model_name")
+                .select_for_update()
                 .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
                 .order_by("id")
                 .values_list("id", "request_id", "model_name", "ground_truth")

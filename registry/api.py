@@ -356,6 +356,10 @@ class MlflowImportApi(APIView):
         stages_changed = serializers.ListField(child=serializers.CharField())
         aliases_set = serializers.ListField(child=serializers.CharField())
         updated = serializers.ListField(child=serializers.CharField())
+        promotion_requests = serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Versions in Production there: here in Staging, with a promotion request filed by you.",
+        )
         warnings = serializers.ListField(child=serializers.CharField())
 
         class Meta:
@@ -365,7 +369,8 @@ class MlflowImportApi(APIView):
         operation_id="import_mlflow_registry",
         request=InputSerializer,
         responses={200: OutputSerializer, **errors(400, 401, 403, 422)},
-        description="Copy models and versions from an MLflow registry (admins). Running it again changes nothing.",
+        description="Copy models and versions from an MLflow registry (admins). Running it again changes nothing. "
+        "A version in Production there lands in Staging with a promotion request filed by the importer.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -27,7 +27,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.authentication import BearerTokenAuthentication
 from control_plane.errors import Conflict, NotFound, ServiceError
 from control_plane.models import ApiToken
@@ -168,7 +168,7 @@ def delete_registered_model_tag(request, p: Params) -> dict:
 
 def set_registered_model_alias(request, p: Params) -> dict:
     name, alias, version = p.text("name", required=True), p.text("alias", required=True), p.version()
-    if alias == settings.PRODUCTION_ALIAS:
+    if services.is_production_alias(alias):
         filed = services.promotion_request_ensure(
             actor=request.user, model_name=name, version=version, reason=f"Alias '{alias}' set through the MLflow API."
         )
@@ -358,8 +358,10 @@ class MlflowEndpoint(APIView):
                 405, "ENDPOINT_NOT_FOUND", f"{request.path} does not accept {request.method}; use {allowed}."
             )
         self._check_access(request, write=handler.write)
-        self.mlflow_params = self._params(request)
-        answer = handler.func(request, self.mlflow_params)
+        params = self.mlflow_params = self._params(request)
+        if isinstance(params.data.get("name"), str):
+            token_scope.require_model(params.data["name"])
+        answer = handler.func(request, params)
         return JsonResponse(answer)
 
     @staticmethod

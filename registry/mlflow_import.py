@@ -1,7 +1,11 @@
 """Move a team over from an existing MLflow model registry: copy registered models and
 their versions (stages, aliases, tags, descriptions, sources). Idempotent: each source
 version is remembered (MlflowImportedVersion), and only differences are written, so a
-second run changes nothing and journals nothing."""
+second run changes nothing and journals nothing.
+
+A version in Production there lands in Staging here with a promotion request filed by
+the importer: someone else approves it, as for any version. Only the shell command,
+with --keep-production, copies Production as is (journaled as such)."""
 
 from dataclasses import dataclass, field
 
@@ -13,8 +17,8 @@ from control_plane import roles
 from control_plane.errors import Forbidden, Invalid, ServiceError
 from control_plane.journal import event_append
 
-from . import services
-from .models import MlflowImportedVersion, ModelVersion, RegisteredModel
+from . import services, stages
+from .models import MlflowImportedVersion, ModelVersion, PromotionRequest, RegisteredModel
 from .names import MODEL_NAME_RULE, model_name_problem
 
 MLFLOW_STAGES = {"None": "none", "Staging": "staging", "Production": "production", "Archived": "archived"}
@@ -28,11 +32,15 @@ class ImportReport:
     stages_changed: list[str] = field(default_factory=list)
     aliases_set: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    promotion_requests: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    keep_production: bool = False
+    production_kept: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
-        return sum(map(len, (self.models_created, self.versions_created, self.stages_changed, self.aliases_set, self.updated)))
+        lists = (self.models_created, self.versions_created, self.stages_changed, self.aliases_set, self.updated)
+        return sum(map(len, (*lists, self.promotion_requests)))
 
     def as_dict(self) -> dict:
         return {
@@ -43,7 +51,10 @@ class ImportReport:
             "stages_changed": self.stages_changed,
             "aliases_set": self.aliases_set,
             "updated": self.updated,
+            "promotion_requests": self.promotion_requests,
             "warnings": self.warnings,
+            "keep_production": self.keep_production,
+            "production_kept": self.production_kept,
         }
 
 
@@ -57,7 +68,10 @@ def _paged(fetch):
             return
 
 
-def registry_import(*, actor: User, registry_uri: str = "", models: list[str] | None = None) -> ImportReport:
+def registry_import(
+    *, actor: User, registry_uri: str = "", models: list[str] | None = None, keep_production: bool = False
+) -> ImportReport:
+    """`keep_production` is for the shell command only (the API does not offer it)."""
     if not roles.user_can(actor, roles.MANAGE_USERS):
         raise Forbidden("Only an admin can import a registry.", code="permission_denied")
     registry_uri = registry_uri or settings.MLFLOW_TRACKING_URI
@@ -67,7 +81,7 @@ def registry_import(*, actor: User, registry_uri: str = "", models: list[str] | 
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
-    report = ImportReport(registry_uri=registry_uri)
+    report = ImportReport(registry_uri=registry_uri, keep_production=keep_production)
     try:
         source_models = list(_paged(lambda token: client.search_registered_models(max_results=100, page_token=token)))
         wanted = set(models or [])
@@ -112,14 +126,19 @@ def _import_model(actor, registry_uri, source_model, versions, report: ImportRep
     for source_version in versions:
         local = _import_version(actor, registry_uri, name, source_version, report)
         stage = MLFLOW_STAGES.get(source_version.current_stage, "none")
-        if local.stage != stage:
+        if stage == stages.PRODUCTION and not report.keep_production:
+            _stage_for_promotion(actor, registry_uri, name, local, report)
+        elif local.stage != stage:
+            note = " Production kept as is (import command, --keep-production)." if stage == stages.PRODUCTION else ""
             services.version_set_stage_imported(
-                actor=actor, model_name=name, version=local.version, stage=stage, source=registry_uri
+                actor=actor, model_name=name, version=local.version, stage=stage, source=registry_uri, note=note
             )
             report.stages_changed.append(f"{name} v{local.version}: {local.stage} -> {stage}")
+            if stage == stages.PRODUCTION:
+                report.production_kept.append(f"{name} v{local.version}")
 
     for alias, number in (source_model.aliases or {}).items():
-        if alias == settings.PRODUCTION_ALIAS:
+        if services.is_production_alias(alias):
             continue  # here it always names the Production version, imported above
         mapped = MlflowImportedVersion.objects.filter(
             source_registry=registry_uri, source_name=name, source_version=int(number)
@@ -131,6 +150,27 @@ def _import_model(actor, registry_uri, source_model, versions, report: ImportRep
         if current is None or current.pk != mapped.version.pk:
             services.alias_set(actor=actor, model_name=name, alias=alias, version=mapped.version.version)
             report.aliases_set.append(f"{name}@{alias} -> v{mapped.version.version}")
+
+
+def _stage_for_promotion(actor, registry_uri, name, local: ModelVersion, report: ImportReport) -> None:
+    """Production there: Staging here, with the importer's promotion request (filed once)."""
+    if local.stage == stages.PRODUCTION:
+        return  # it got there here already
+    if local.stage != stages.STAGING:
+        services.version_set_stage_imported(
+            actor=actor, model_name=name, version=local.version, stage=stages.STAGING, source=registry_uri,
+            note=" In Production there; a promotion request is filed here.",
+        )
+        report.stages_changed.append(f"{name} v{local.version}: {local.stage} -> {stages.STAGING}")
+    if PromotionRequest.objects.filter(version=local).exists():
+        return
+    request = services.promotion_request(
+        actor=actor,
+        model_name=name,
+        version=local.version,
+        reason=f"In Production in the MLflow registry at {registry_uri}; imported to Staging.",
+    )
+    report.promotion_requests.append(f"{name} v{local.version}: #{request.pk}")
 
 
 def _import_version(actor, registry_uri, name, source_version, report: ImportReport) -> ModelVersion:

@@ -10,6 +10,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.http import JsonResponse
 
+from control_plane import token_scope
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 
 from . import mlflow_search, selectors, stages
@@ -250,11 +251,11 @@ def model_json(model: RegisteredModel) -> dict:
 
 
 def version_rows() -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.select_related("model", "created_by").prefetch_related("aliases")
+    return token_scope.only_allowed(ModelVersion.objects, "model__name").select_related("model", "created_by").prefetch_related("aliases")
 
 
 def model_rows() -> QuerySet[RegisteredModel]:
-    return RegisteredModel.objects.select_related("created_by").prefetch_related(
+    return token_scope.only_allowed(RegisteredModel.objects).select_related("created_by").prefetch_related(
         Prefetch(
             "versions",
             queryset=ModelVersion.objects.select_related("created_by").prefetch_related("aliases"),

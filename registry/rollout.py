@@ -3,7 +3,8 @@
 When a promotion request is approved, `start_rollout(request, actor)` may take over
 (serving starts a canary for a model it serves, and makes the version Production when
 the canary passes); when it does not, the version becomes Production at once. After a
-rollback, `production_changed(model, actor)` lets serving drop a rollout in flight.
+rollback, `production_changed(model, actor)` lets serving drop a rollout in flight;
+`is_served(model)` tells whether it has a live deployment.
 Serving fills both in from its AppConfig.ready(); without it, nothing is deferred.
 """
 
@@ -11,11 +12,19 @@ from collections.abc import Callable
 
 _start_rollout: Callable[..., bool] = lambda *, request, actor: False  # noqa: E731
 _production_changed: Callable[..., None] = lambda *, model, actor: None  # noqa: E731
+_is_served: Callable[..., bool] = lambda *, model: False  # noqa: E731
 
 
-def provide(*, start_rollout: Callable[..., bool], production_changed: Callable[..., None]) -> None:
-    global _start_rollout, _production_changed
-    _start_rollout, _production_changed = start_rollout, production_changed
+def provide(
+    *, start_rollout: Callable[..., bool], production_changed: Callable[..., None], is_served: Callable[..., bool]
+) -> None:
+    global _start_rollout, _production_changed, _is_served
+    _start_rollout, _production_changed, _is_served = start_rollout, production_changed, is_served
+
+
+def is_served(*, model) -> bool:
+    """Whether the model has a live deployment (its name is what clients call)."""
+    return _is_served(model=model)
 
 
 def start_rollout(*, request, actor) -> bool:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import NotFound
 
 from . import stages
@@ -14,7 +14,8 @@ from .models import ModelVersion, PromotionRequest, PromotionStatus, RegisteredM
 
 
 def model_list(*, search: str = "") -> QuerySet[RegisteredModel]:
-    qs = RegisteredModel.objects.select_related("owner").prefetch_related(
+    qs = token_scope.only_allowed(RegisteredModel.objects.select_related("owner"))
+    qs = qs.prefetch_related(
         Prefetch(
             "versions",
             queryset=ModelVersion.objects.filter(stage__in=[stages.PRODUCTION, stages.STAGING]).order_by("-version"),
@@ -27,6 +28,7 @@ def model_list(*, search: str = "") -> QuerySet[RegisteredModel]:
 
 
 def model_get(name: str) -> RegisteredModel:
+    token_scope.require_model(name)
     model = model_list().filter(name=name).first()
     if model is None:
         raise NotFound(f"Model '{name}' does not exist.", code="model_not_found")
@@ -60,6 +62,7 @@ def version_list(model: RegisteredModel, *, stage: str = "") -> QuerySet[ModelVe
 
 
 def version_get(model_name: str, version: int) -> ModelVersion:
+    token_scope.require_model(model_name)
     mv = ModelVersion.objects.select_related("model", "created_by").filter(model__name=model_name, version=version).first()
     if mv is None:
         if not RegisteredModel.objects.filter(name=model_name).exists():
@@ -92,7 +95,8 @@ def production_at(model: RegisteredModel, at: datetime) -> ModelVersion | None:
 
 
 def promotion_list(*, status: str = "", model_name: str = "") -> QuerySet[PromotionRequest]:
-    qs = PromotionRequest.objects.select_related("model", "version", "requested_by").annotate(
+    qs = token_scope.only_allowed(PromotionRequest.objects, "model__name")
+    qs = qs.select_related("model", "version", "requested_by").annotate(
         approvals=Count("decisions", filter=Q(decisions__verdict="approve"))
     )
     if status:
@@ -103,6 +107,9 @@ def promotion_list(*, status: str = "", model_name: str = "") -> QuerySet[Promot
 
 
 def promotion_get(request_id: int) -> PromotionRequest:
+    name = PromotionRequest.objects.filter(pk=request_id).values_list("model__name", flat=True).first()
+    if name is not None:
+        token_scope.require_model(name)
     request = (
         promotion_list()
         .prefetch_related("decisions__approver", "transitions")

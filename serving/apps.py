@@ -9,5 +9,9 @@ class ServingConfig(AppConfig):
 
         from . import gate_checks, rollouts
 
-        rollout.provide(start_rollout=rollouts.start_rollout, production_changed=rollouts.production_changed)
+        rollout.provide(
+            start_rollout=rollouts.start_rollout,
+            production_changed=rollouts.production_changed,
+            is_served=rollouts.is_served,
+        )
         gate_checks.register()

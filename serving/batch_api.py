@@ -6,7 +6,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.api_base import StrictSerializer, errors, paginate
 from control_plane.errors import NotFound
 from control_plane.permissions import requires
@@ -54,6 +54,7 @@ def _job_get(job_id: int) -> BatchJob:
     job = BatchJob.objects.select_related("model", "version", "created_by").filter(pk=job_id).first()
     if job is None:
         raise NotFound(f"Batch job {job_id} does not exist.")
+    token_scope.require_model(job.model.name)
     return job
 
 
@@ -95,7 +96,7 @@ class BatchJobListApi(APIView):
         responses={200: BatchJobOut(many=True), **errors(401, 403)},
     )
     def get(self, request):
-        jobs = BatchJob.objects.select_related("model", "version", "created_by")
+        jobs = token_scope.only_allowed(BatchJob.objects, "model__name").select_related("model", "version", "created_by")
         if request.query_params.get("model"):
             jobs = jobs.filter(model__name=request.query_params["model"])
         if request.query_params.get("status"):

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
 from registry import stages
 from registry.model_loading import ModelLoadError, load_version
@@ -86,6 +86,7 @@ def batch_job_create(
         raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
     if (input_path is None) == (upload is None):
         raise Invalid("Give either an input path or an uploaded file.", details={"input": ["Input path or file."]})
+    token_scope.require_model(model_name)
     model = RegisteredModel.objects.filter(name=model_name).first()
     if model is None:
         raise NotFound(f"Model '{model_name}' does not exist.", code="model_not_found")
@@ -131,6 +132,7 @@ def batch_job_cancel(*, actor: User, job_id: int) -> BatchJob:
         job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             raise NotFound(f"Batch job {job_id} does not exist.")
+        token_scope.require_model(job.model.name)
         if job.status in BatchJob.FINISHED:
             raise Conflict(f"Batch job {job_id} is already {job.status}.", code="job_finished")
         job.status, job.finished_at = Status.CANCELLED, timezone.now()

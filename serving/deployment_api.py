@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from control_plane.api_base import StrictSerializer, errors
+from control_plane.permissions import requires
 from control_plane import roles
 from control_plane.errors import Conflict, Forbidden, NotFound
 from registry import selectors as registry_selectors
@@ -109,6 +110,8 @@ class DeploymentApi(APIView):
 
 
 class DeploymentActionApi(APIView):
+    permission_classes = [requires(roles.REGISTER, roles.DECIDE_PROMOTION)]
+
     class InputSerializer(StrictSerializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
 

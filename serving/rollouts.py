@@ -1,6 +1,12 @@
 """Canary rollouts: started by an approved promotion, moved step by step by analysis,
 ended by the registry making the challenger Production (or by a rollback to 0 %).
 
+The traffic ceiling: a challenger answers more than CHALLENGER_TRAFFIC_CEILING percent
+only when its deployment carries an approved promotion request, and it never answers
+all traffic while another version is Production: the last step of an approved canary,
+and a blue/green cutover, *are* the registry's promotion, in the same transaction. A
+canary configured by hand is an evaluation: it ends where the ceiling would be passed.
+
 A model is "served here" when it has a live deployment; an approval for such a model
 starts a canary with that deployment's steps and thresholds. A model not served here is
 promoted at once by the registry (see registry.rollout).
@@ -8,12 +14,13 @@ promoted at once by the registry (see registry.rollout).
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from control_plane.journal import event_append
 from registry import services as registry_services
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import ModelVersion, PromotionStatus, RegisteredModel
 from registry.services._common import _lock_model
 from registry.stages import PRODUCTION
 
@@ -44,8 +51,23 @@ def _live(model: RegisteredModel) -> Deployment | None:
     )
 
 
+def is_served(*, model: RegisteredModel) -> bool:
+    return Deployment.objects.filter(model=model, state__in=Deployment.LIVE_STATES).exists()
+
+
+def approved(deployment: Deployment) -> bool:
+    """Whether the challenger's promotion request, carried by this deployment, is approved."""
+    request = deployment.promotion_request
+    return request is not None and request.status == PromotionStatus.APPROVED and request.version_id == deployment.challenger_id
+
+
+def above_ceiling(weight: int) -> bool:
+    return weight > settings.CHALLENGER_TRAFFIC_CEILING
+
+
 def start_rollout(*, request, actor) -> bool:
-    """Called by the registry inside the approving transaction (model row locked)."""
+    """Called by the registry inside the approving transaction (model row locked). True
+    when serving takes over (the version becomes Production at the end of the rollout)."""
     model = request.model
     current = _live(model)
     if current is None:
@@ -53,9 +75,21 @@ def start_rollout(*, request, actor) -> bool:
     champion = ModelVersion.objects.filter(model=model, stage=PRODUCTION).first()
     if champion is None:
         return False
+    if current.strategy == Strategy.BLUE_GREEN and current.challenger_id == request.version_id:
+        # The approval waits for the operator's cutover, which makes it Production.
+        current.promotion_request = request
+        current.save(update_fields=["promotion_request", "updated_at"])
+        _journal(current, "deployment.approved", actor, promotion_request=request.pk)
+        return True
     now = timezone.now()
     current.state, current.ended_at = State.REPLACED, now
     current.save(update_fields=["state", "ended_at", "updated_at"])
+    if len(current.steps) == 1:  # steps [100]: the only step is the promotion itself
+        Deployment.objects.create(
+            model=model, strategy=Strategy.SINGLE, champion=request.version, steps=current.steps,
+            step_seconds=current.step_seconds, analysis=current.analysis, created_by=actor,
+        )
+        return False
     canary = Deployment.objects.create(
         model=model,
         strategy=Strategy.CANARY,
@@ -75,16 +109,19 @@ def start_rollout(*, request, actor) -> bool:
 
 
 def production_changed(*, model, actor) -> None:
-    """After a registry rollback: stop any rollout in flight, serve the Production version."""
+    """After a registry rollback: stop any rollout in flight, serve the Production version
+    (a single deployment still naming the old one is replaced too)."""
     current = _live(model)
-    if current is None or current.strategy == Strategy.SINGLE:
+    production = ModelVersion.objects.get(model=model, stage=PRODUCTION)
+    if current is None or (current.strategy == Strategy.SINGLE and current.champion_id == production.pk):
         return
-    current.state, current.challenger_weight, current.ended_at = State.ABORTED, 0, timezone.now()
+    ended = State.REPLACED if current.strategy == Strategy.SINGLE else State.ABORTED
+    current.state, current.challenger_weight, current.ended_at = ended, 0, timezone.now()
     current.save(update_fields=["state", "challenger_weight", "ended_at", "updated_at"])
     single = Deployment.objects.create(
         model=model,
         strategy=Strategy.SINGLE,
-        champion=ModelVersion.objects.get(model=model, stage=PRODUCTION),
+        champion=production,
         steps=current.steps,
         step_seconds=current.step_seconds,
         analysis=current.analysis,
@@ -157,7 +194,11 @@ def _roll_back(deployment: Deployment, verdict) -> None:
 
 
 def _advance(deployment: Deployment) -> None:
-    if deployment.current_step + 1 < len(deployment.steps):
+    """Enter the next step; the last step, or a step beyond the ceiling without an
+    approval, ends the canary instead (see complete)."""
+    following = deployment.current_step + 1
+    last = following >= len(deployment.steps) - 1
+    if not last and not (above_ceiling(deployment.steps[following]) and not approved(deployment)):
         deployment.current_step += 1
         deployment.challenger_weight = deployment.steps[deployment.current_step]
         deployment.step_started_at = timezone.now()
@@ -167,11 +208,12 @@ def _advance(deployment: Deployment) -> None:
     complete(deployment)
 
 
-def complete(deployment: Deployment) -> None:
-    """End a canary: its challenger becomes Production when an approved promotion request
-    started it; a canary configured by hand only evaluated, so its traffic goes back."""
+def complete(deployment: Deployment, *, reason: str = "") -> None:
+    """End a canary or a blue/green: its challenger becomes Production, in this
+    transaction, when it carries an approved promotion request; one configured by hand
+    only evaluated, so its traffic goes back to the champion."""
     deployment.state, deployment.ended_at = State.COMPLETED, timezone.now()
-    if deployment.promotion_request_id is None:
+    if not approved(deployment):
         deployment.challenger_weight = 0
         deployment.save(update_fields=["state", "challenger_weight", "ended_at", "updated_at"])
         _journal(deployment, "deployment.completed", promoted=False)
@@ -179,7 +221,7 @@ def complete(deployment: Deployment) -> None:
     deployment.save(update_fields=["state", "ended_at", "updated_at"])
     registry_services.promotion_complete(
         request_id=deployment.promotion_request_id,
-        reason=f"Canary passed every step ({', '.join(map(str, deployment.steps))} %).",
+        reason=reason or f"Canary passed its steps ({', '.join(map(str, deployment.steps))} %).",
     )
     Deployment.objects.create(
         model=deployment.model,

@@ -2,6 +2,7 @@
 locked first (the registry's lock order), one journal event per change; the event
 also tells every serving process to reload its routing table."""
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -26,6 +27,11 @@ CONFIGURE_CAPABILITIES = {
     Strategy.BLUE_GREEN: (roles.DECIDE_PROMOTION,),
 }
 ACTIONS = ("pause", "resume", "promote", "abort", "cutover", "rollback")
+# Checked before the deployment is even looked up (permission before state): abort
+# applies to every strategy, the rest to canary and blue/green, an approver's business.
+ACTION_CAPABILITIES = {action: (roles.DECIDE_PROMOTION,) for action in ACTIONS} | {
+    "abort": (roles.REGISTER, roles.DECIDE_PROMOTION)
+}
 
 
 def _require(actor: User, capabilities: tuple[str, ...]) -> None:
@@ -115,9 +121,24 @@ def deployment_configure(
             created_by=actor,
         )
         if strategy == Strategy.CANARY:
+            _require_within_ceiling(deployment)
             _enter_step(deployment, 0)
         _journal(actor, deployment, "deployment.configured", replaced=previous.pk if previous else None)
     return deployment
+
+
+def _require_within_ceiling(deployment: Deployment) -> None:
+    """A canary configured here carries no approval: it may not start above the ceiling
+    (it ends its evaluation where a later step would pass it)."""
+    first = deployment.steps[0]
+    if rollouts.above_ceiling(first):
+        ceiling = settings.CHALLENGER_TRAFFIC_CEILING
+        raise Conflict(
+            f"A challenger gets more than {ceiling} % of traffic only once its promotion request is approved; "
+            f"start below that (the approval continues the rollout) or file a promotion request.",
+            code="approval_required",
+            details={"steps": [f"The first step must be at most {ceiling} %."]},
+        )
 
 
 def _enter_step(deployment: Deployment, index: int) -> None:
@@ -130,6 +151,7 @@ def _enter_step(deployment: Deployment, index: int) -> None:
 def deployment_action(*, actor: User, model_name: str, action: str, reason: str = "") -> Deployment:
     if action not in ACTIONS:
         raise Invalid(f"Unknown action '{action}'.", details={"action": [f"One of {', '.join(ACTIONS)}."]})
+    _require(actor, ACTION_CAPABILITIES[action])
     with transaction.atomic():
         model = _lock_model(model_name)
         deployment = _live(model)
@@ -176,11 +198,16 @@ def _abort(d: Deployment) -> None:
 
 
 def _cutover(d: Deployment) -> None:
+    """All traffic to the challenger is its promotion: only with an approved request, and
+    the registry makes it Production in this transaction."""
     _expect(d, strategies=[Strategy.BLUE_GREEN], action="cutover")
-    if d.challenger_weight == 100:
-        raise Conflict("All traffic already goes to the challenger.", code="action_not_allowed")
-    d.challenger_weight = 100
-    d.save(update_fields=["challenger_weight", "updated_at"])
+    if not rollouts.approved(d):
+        raise Conflict(
+            f"Cutover sends all traffic to v{d.challenger.version}, which needs its promotion request approved "
+            "first (POST /api/v1/promotions/; the approval waits for this cutover).",
+            code="approval_required",
+        )
+    rollouts.complete(d, reason=f"Blue/green cutover to v{d.challenger.version}.")
 
 
 def _rollback(d: Deployment) -> None:

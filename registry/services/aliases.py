@@ -10,17 +10,23 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 
-from .. import stages
+from .. import rollout, stages
 from ..models import ModelAlias, ModelVersion, RegisteredModel
-from ._common import _lock_model, _require, _same_time, _version, name_check
+from ._common import _claim_name, _lock_model, _require, _same_time, _version, name_check
 from .stage_changes import _close_pending_requests
 
 _ALIAS = re.compile(r"^[\w\-]{1,255}$")
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+def is_production_alias(alias: str) -> bool:
+    """The production alias is reserved in every case: `Champion` must not name a
+    version that is not in Production while `champion` names the one that is."""
+    return (alias or "").casefold() == settings.PRODUCTION_ALIAS.casefold()
 
 
 def alias_validate(alias: str) -> str:
@@ -37,7 +43,7 @@ def alias_set(*, actor: User, model_name: str, alias: str, version: int) -> Mode
     """Point a (non-production) alias at a version."""
     _require(actor, roles.REGISTER)
     alias_validate(alias)
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         raise Conflict(
             f"'{alias}' always names the Production version; file a promotion request instead.",
             code="promotion_required",
@@ -66,7 +72,7 @@ def alias_set(*, actor: User, model_name: str, alias: str, version: int) -> Mode
 
 def alias_delete(*, actor: User, model_name: str, alias: str) -> None:
     _require(actor, roles.REGISTER)
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         raise Conflict(
             f"'{alias}' follows the Production version and cannot be deleted; roll back instead.",
             code="rollback_required",
@@ -82,7 +88,7 @@ def alias_delete(*, actor: User, model_name: str, alias: str) -> None:
 
 
 def alias_resolve(model: RegisteredModel, alias: str) -> ModelVersion | None:
-    if alias == settings.PRODUCTION_ALIAS:
+    if is_production_alias(alias):
         return ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).select_related("model").first()
     found = ModelAlias.objects.filter(model=model, alias=alias).select_related("version__model").first()
     return found.version if found else None
@@ -90,12 +96,15 @@ def alias_resolve(model: RegisteredModel, alias: str) -> ModelVersion | None:
 
 def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
     _require(actor, roles.REGISTER)
+    token_scope.require_model(new_name)
     name_check(new_name, field="new_name")
     try:
         with transaction.atomic():
             model = _lock_model(name)
             if new_name == name:
                 return model
+            _require_renamable(model)
+            _claim_name(actor, new_name)
             model.name = new_name
             model.save(update_fields=["name", "updated_at"])
             model.versions.update(updated_at=model.updated_at)  # MLflow updates the versions too
@@ -103,6 +112,19 @@ def model_rename(*, actor: User, name: str, new_name: str) -> RegisteredModel:
     except IntegrityError:
         raise Conflict(f"Model '{new_name}' already exists.", code="model_exists") from None
     return model
+
+
+def _require_renamable(model: RegisteredModel) -> None:
+    """Clients find what serves them by name: a model in Production or served here keeps it."""
+    production = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).first()
+    if production is not None:
+        raise Conflict(
+            f"Model '{model.name}' has version {production.version} in Production; a model in Production "
+            "keeps its name.",
+            code="model_in_production",
+        )
+    if rollout.is_served(model=model):
+        raise Conflict(f"Model '{model.name}' has a live deployment; a served model keeps its name.", code="model_served")
 
 
 def version_delete(*, actor: User, model_name: str, version: int) -> None:

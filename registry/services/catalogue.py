@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Invalid
 from control_plane.journal import event_append
 
@@ -13,7 +13,7 @@ from ..models import ModelVersion, RegisteredModel
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
 from ..schema import schema_normalise, schema_problems
-from ._common import _check_tags, _lock_model, _require, _same_time, _version, name_check
+from ._common import _check_tags, _claim_name, _lock_model, _require, _same_time, _version, name_check
 
 
 # --- Models ---------------------------------------------------------------------------
@@ -29,11 +29,13 @@ def model_create(
     owner: User | None = None,
 ) -> RegisteredModel:
     _require(actor, roles.REGISTER)
+    token_scope.require_model(name)
     name_check(name, field="name")
     if not 1 <= required_approvals <= 10:
         raise Invalid("required_approvals must be between 1 and 10.", details={"required_approvals": ["1 to 10."]})
     try:
         with transaction.atomic():
+            _claim_name(actor, name)
             now = timezone.now()
             model = RegisteredModel.objects.create(
                 created_at=now,

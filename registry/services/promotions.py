@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from control_plane import roles
+from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
 from control_plane.journal import event_append
 
@@ -130,6 +130,12 @@ def _lock_for_decision(
     _require_pending(request)
     if request.requested_by_id == actor.id:
         raise Forbidden(f"You filed promotion request #{request.pk}; {self_refusal}", code=self_code)
+    token = token_scope.current_token()
+    if token is not None and token.created_by_id == request.requested_by_id:
+        raise Forbidden(
+            f"The token used was made by the requester of promotion request #{request.pk}; {self_refusal}",
+            code=self_code,
+        )
     if request.decisions.filter(approver=actor).exists():
         raise Conflict(f"You already decided on promotion request #{request.pk}.", code="already_decided")
     return request, model
@@ -234,6 +240,8 @@ def promotion_reject(*, actor: User, request_id: int, comment: str) -> Promotion
 
 
 def promotion_cancel(*, actor: User, request_id: int, reason: str = "") -> PromotionRequest:
+    if not (roles.user_can(actor, roles.REQUEST_PROMOTION) or roles.user_can(actor, roles.MANAGE_USERS)):
+        raise Forbidden("Only the requester (or an admin) can cancel a promotion request.", code="permission_denied")
     with transaction.atomic():
         request, model = _lock_request(request_id)
         if request.requested_by_id != actor.id and not roles.user_can(actor, roles.MANAGE_USERS):

@@ -93,6 +93,7 @@ def version_set_stage(
             code="unknown_stage",
             details={"stage": [f"Must be one of {', '.join(stages.STAGES)}."]},
         )
+    _require(actor, roles.CHANGE_STAGE)  # every direct move needs it: refuse before looking
     with transaction.atomic():
         model = _lock_model(model_name)
         mv = _version(model, version)
@@ -197,7 +198,9 @@ def model_rollback(*, actor: User, model_name: str, reason: str, to_version: int
     return target
 
 
-def version_set_stage_imported(*, actor: User, model_name: str, version: int, stage: str, source: str) -> ModelVersion:
+def version_set_stage_imported(
+    *, actor: User, model_name: str, version: int, stage: str, source: str, note: str = ""
+) -> ModelVersion:
     """Copy a stage from another MLflow registry while moving over to this one. Only an
     admin may; Production arrives without a promotion request (it was in Production
     there), and the history and journal mark the move as imported."""
@@ -209,7 +212,7 @@ def version_set_stage_imported(*, actor: User, model_name: str, version: int, st
         mv = _version(model, version)
         if mv.stage == stage:
             return mv
-        reason = f"Imported from the MLflow registry at {source}."
+        reason = f"Imported from the MLflow registry at {source}.{note}"
         if stage == stages.PRODUCTION:
             _make_production(model, mv, kind=Kind.IMPORTED, actor=actor, reason=reason)
         else:

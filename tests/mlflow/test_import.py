@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from control_plane.models import Event
-from registry.models import ModelAlias, ModelVersion, RegisteredModel, StageTransition
+from registry.models import ModelAlias, ModelVersion, PromotionRequest, RegisteredModel, StageTransition
 
 from .conftest import log_sklearn_model
 
@@ -52,12 +52,13 @@ def state(name):
 
 def test_import_command_twice_gives_the_same_state(tracking, source_registry, admin):
     name = source_registry
+    args = ("import_mlflow_registry", "--from", tracking, "--models", name, "--as", admin.username, "--keep-production")
     out = io.StringIO()
-    call_command("import_mlflow_registry", "--from", tracking, "--models", name, "--as", admin.username, stdout=out)
+    call_command(*args, stdout=out)
     first = state(name)
 
     out2 = io.StringIO()
-    call_command("import_mlflow_registry", "--from", tracking, "--models", name, "--as", admin.username, stdout=out2)
+    call_command(*args, stdout=out2)
 
     assert state(name) == first
     assert "0 change(s)" in out2.getvalue(), out2.getvalue()
@@ -68,6 +69,10 @@ def test_import_command_twice_gives_the_same_state(tracking, source_registry, ad
     assert first["aliases"] == [("challenger", 3)]
     production_event = Event.objects.get(type="version.stage_changed", version=2, payload__to="production")
     assert production_event.payload["kind"] == "imported"
+    assert "--keep-production" in production_event.payload["reason"]
+    summary = Event.objects.get(type="registry.imported")
+    assert summary.payload["keep_production"] is True and summary.payload["production_kept"] == [f"{name} v2"]
+    assert not PromotionRequest.objects.exists()
     v3 = ModelVersion.objects.get(model__name=name, version=3)
     assert v3.input_schema and v3.mlflow_model_id  # read from the tracking server like any registration
 
@@ -86,3 +91,41 @@ def test_import_api_is_for_admins_and_reports_what_it_did(tracking, source_regis
     again = api(admin).post("/api/v1/import/mlflow/", body, format="json")
     assert again.json()["changes"] == 0
     assert RegisteredModel.objects.count() == 1
+
+
+def test_over_the_api_a_production_version_lands_in_staging_with_a_request(tracking, source_registry, api, admin, approver):
+    """Issue 11, item 2: nothing reaches Production by import without an approval."""
+    name = source_registry
+    body = {"registry_uri": tracking, "models": [name]}
+
+    r = api(admin).post("/api/v1/import/mlflow/", body, format="json")
+
+    assert r.status_code == 200, r.json()
+    assert not ModelVersion.objects.filter(model__name=name, stage="production").exists()
+    v2 = ModelVersion.objects.get(model__name=name, version=2)
+    assert v2.stage == "staging"
+    request = PromotionRequest.objects.get(version=v2)
+    assert request.status == "pending" and request.requested_by == admin
+    assert r.json()["promotion_requests"] == [f"{name} v2: #{request.pk}"]
+    assert api(admin).post("/api/v1/import/mlflow/", body, format="json").json()["changes"] == 0  # not filed twice
+    assert PromotionRequest.objects.count() == 1
+
+    refused = api(admin).post("/api/v1/promotions/{}/approve/".format(request.pk), {"override_reason": "x"}, format="json")
+    assert refused.status_code == 403  # the importer filed it: someone else approves
+
+
+def test_keeping_production_is_not_an_api_option(tracking, source_registry, api, admin):
+    body = {"registry_uri": tracking, "models": [source_registry], "keep_production": True}
+
+    r = api(admin).post("/api/v1/import/mlflow/", body, format="json")
+
+    assert r.status_code in (400, 422) and "keep_production" in r.json()["error"]["details"]
+    assert not RegisteredModel.objects.exists()
+
+
+def test_the_command_without_the_flag_stages_and_files_a_request_too(tracking, source_registry, admin):
+    call_command("import_mlflow_registry", "--from", tracking, "--models", source_registry, "--as", admin.username,
+                 stdout=io.StringIO())
+
+    v2 = ModelVersion.objects.get(model__name=source_registry, version=2)
+    assert v2.stage == "staging" and PromotionRequest.objects.get(version=v2).status == "pending"

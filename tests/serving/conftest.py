@@ -75,6 +75,23 @@ def served(saved_models, contributor, approver, registered_model):
 ROW = {"tenure_months": 3.0, "monthly_spend": 50.0, "support_tickets": 7}
 
 
+def send_traffic(client, count=400, model="churn-predictor"):
+    """`count` one-row predictions with distinct routing keys, all answered 200."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        row = {"tenure_months": float(rng.uniform(0, 60)), "monthly_spend": 50.0, "support_tickets": int(rng.integers(0, 10))}
+        r = client.post(
+            f"/api/v1/serve/{model}/predict",
+            json.dumps({"instances": [row], "routing_key": f"user-{i}"}),
+            content_type="application/json",
+        )
+        assert r.status_code == 200, r.json()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def close_shadow_connections():
     """The shadow pool's threads keep their database connections (CONN_MAX_AGE); close

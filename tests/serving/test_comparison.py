@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 MODEL = "churn-predictor"
 URL = f"/api/v1/models/{MODEL}/deployment/comparison/"
 PAGE = f"/models/{MODEL}/deployment/"
-FAST = {"steps": [50, 100], "analysis": {"min_requests": 150, "max_p99_latency_ratio": 1000}}
+# 45 -> 50 -> 100: the canary is still running after its first step passes (the last
+# step is the registry's promotion, not a step to watch).
+FAST = {"steps": [45, 50, 100], "analysis": {"min_requests": 150, "max_p99_latency_ratio": 1000}}
 
 
 @pytest.fixture
@@ -117,13 +119,13 @@ def test_canary_timeline_shows_weights_and_analyses(api, served_here, saved_mode
     request = registry_services.promotion_request(actor=contributor, model_name=MODEL, version=twin.version)
     registry_services.promotion_approve(actor=approver, request_id=request.pk, override_reason="canary will tell")
     canary = Deployment.objects.get(state="active")
-    assert canary.strategy == "canary" and canary.challenger_weight == 50
+    assert canary.strategy == "canary" and canary.challenger_weight == 45
     client = api(viewer)
     traffic(client, 400)
     assert canary_evaluate(canary.pk, force=True) == "pass", CanaryAnalysis.objects.values("metrics").last()
 
     body = client.get(URL).json()
-    assert body["deployment"]["id"] == canary.pk and body["deployment"]["challenger_weight"] == 100
+    assert body["deployment"]["id"] == canary.pk and body["deployment"]["challenger_weight"] == 50
     champion, challenger = body["champion"], body["challenger"]
     assert challenger["variant"] == "challenger" and challenger["version"] == twin.version
     assert champion["requests"] + challenger["requests"] == 400 and champion["requests"] and challenger["requests"]
@@ -132,14 +134,14 @@ def test_canary_timeline_shows_weights_and_analyses(api, served_here, saved_mode
 
     timeline = body["timeline"]
     [analysis] = timeline["analyses"]
-    assert (analysis["step"], analysis["weight"], analysis["decision"]) == (0, 50, "pass")
+    assert (analysis["step"], analysis["weight"], analysis["decision"]) == (0, 45, "pass")
     assert analysis["metrics"]["challenger_requests"] == challenger["requests"]
     types = [e["type"] for e in timeline["events"]]
     assert "deployment.canary_started" in types and "deployment.analysis" in types and "deployment.step" in types
     assert all(t.startswith("deployment.") for t in types)
     weights = [w["weight"] for w in timeline["weights"]]
-    assert weights[0] == 0 and 50 in weights and weights[-1] == 100
-    assert weights.index(50) < len(weights) - 1 - weights[::-1].index(100)
+    assert weights[0] == 0 and 45 in weights and weights[-1] == 50
+    assert weights.index(45) < len(weights) - 1 - weights[::-1].index(50)
 
 
 def test_no_deployment_is_404_and_unknown_model_too(api, registered_model, viewer, client):

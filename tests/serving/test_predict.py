@@ -163,22 +163,28 @@ def test_canary_routing_is_sticky_as_the_weight_rises(api, served, viewer, appro
     assert on_challenger_20 and on_challenger_20 < on_challenger_50 < set(keys)
 
 
-def test_blue_green_cutover_and_rollback_move_all_traffic(api, served, viewer, approver):
+def test_blue_green_cutover_and_rollback_move_all_traffic(api, served, viewer, contributor, approver, approver2):
+    """Cutover is the approved promotion itself (see test_traffic_ceiling); the way back
+    is the registry's rollback, and the router follows both."""
+    from registry import services as registry_services
+
     deployments.deployment_configure(actor=approver, model_name="churn-predictor", strategy="blue_green", challenger_version=2)
+    request = registry_services.promotion_request(actor=contributor, model_name="churn-predictor", version=2)
+    registry_services.promotion_approve(actor=approver2, request_id=request.pk, override_reason="blue/green")
     client = api(viewer)
     a = api(approver)
 
-    def variant():
+    def served_version():
         from serving.router import routing_table
 
         routing_table.invalidate()
-        return post(client, {"instances": [ROW]}).json()["variant"]
+        return post(client, {"instances": [ROW]}).json()["model_version"]
 
-    assert variant() == "champion"
+    assert served_version() == 1
     assert a.post("/api/v1/models/churn-predictor/deployment/cutover/", {}, format="json").status_code == 200
-    assert variant() == "challenger"
-    assert a.post("/api/v1/models/churn-predictor/deployment/rollback/", {}, format="json").status_code == 200
-    assert variant() == "champion"
+    assert served_version() == 2 and ModelVersion.objects.get(version=2).stage == "production"
+    assert a.post("/api/v1/models/churn-predictor/rollback/", {"reason": "v2 misbehaves"}, format="json").status_code == 200
+    assert served_version() == 1
     assert ModelVersion.objects.get(version=1).stage == "production"
 
 

@@ -48,28 +48,32 @@ def two_servers(served, tmp_path):
         proc.wait(timeout=20)
 
 
-def test_cutover_and_rollback_reach_both_processes_within_a_second(two_servers, approver, viewer):
+def test_cutover_and_rollback_reach_both_processes_within_a_second(two_servers, contributor, approver, approver2, viewer):
+    from registry import services as registry_services
+
     token = token_create(actor=viewer, owner=viewer, name="serve").secret
     headers = {"Authorization": f"Bearer {token}"}
     pids = [proc.pid for proc, _ in two_servers]
 
-    def variants():
+    def versions():
         return [
             requests.post(f"{url}/api/v1/serve/churn-predictor/predict", json={"instances": [ROW]}, headers=headers,
-                          timeout=30).json()["variant"]
+                          timeout=30).json()["model_version"]
             for _, url in two_servers
         ]
 
     deployments.deployment_configure(actor=approver, model_name="churn-predictor", strategy="blue_green",
                                      challenger_version=2)
+    request = registry_services.promotion_request(actor=contributor, model_name="churn-predictor", version=2)
+    registry_services.promotion_approve(actor=approver2, request_id=request.pk, override_reason="blue/green")
     time.sleep(1.0)
-    assert variants() == ["champion", "champion"]  # both loaded, warm, serving v1
+    assert versions() == [1, 1]  # both loaded, warm, serving v1
 
     deployments.deployment_action(actor=approver, model_name="churn-predictor", action="cutover")
     time.sleep(1.0)
-    assert variants() == ["challenger", "challenger"]
+    assert versions() == [2, 2]
 
-    deployments.deployment_action(actor=approver, model_name="churn-predictor", action="rollback")
+    registry_services.model_rollback(actor=approver, model_name="churn-predictor", reason="back to v1")
     time.sleep(1.0)
-    assert variants() == ["champion", "champion"]
+    assert versions() == [1, 1]
     assert [proc.pid for proc, _ in two_servers] == pids and all(proc.poll() is None for proc, _ in two_servers)

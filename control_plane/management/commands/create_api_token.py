@@ -2,11 +2,14 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from control_plane.errors import ServiceError
-from control_plane.tokens import token_create
+from control_plane.tokens import token_create_from_shell
 
 
 class Command(BaseCommand):
-    help = "Create an API token for a user; the token is printed alone on the last line."
+    help = (
+        "Create an API token for any user (shell access only; journaled as made by this command); "
+        "the token is printed alone on the last line."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -21,8 +24,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user named {username!r}.")
         try:
-            issued = token_create(
-                actor=user,
+            issued = token_create_from_shell(
                 owner=user,
                 name=name,
                 read_only=read_only,

@@ -18,14 +18,23 @@ class Command(BaseCommand):
         parser.add_argument("--models", default="", help="Comma-separated names; all when empty.")
         parser.add_argument("--as", dest="username", required=True, help="The admin the changes are journaled as.")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument(
+            "--keep-production",
+            action="store_true",
+            help="Copy Production versions as Production, without a promotion request (journaled as such). "
+            "Without it they land in Staging with a promotion request filed by the --as user.",
+        )
 
-    def handle(self, *args, registry_uri, models, username, **options):
+    def handle(self, *args, registry_uri, models, username, keep_production, **options):
         actor = User.objects.filter(username=username).first()
         if actor is None:
             raise CommandError(f"No user named {username!r}.")
         try:
             report = registry_import(
-                actor=actor, registry_uri=registry_uri, models=[m.strip() for m in models.split(",") if m.strip()]
+                actor=actor,
+                registry_uri=registry_uri,
+                models=[m.strip() for m in models.split(",") if m.strip()],
+                keep_production=keep_production,
             )
         except ServiceError as exc:
             raise CommandError(exc.message) from None
@@ -39,6 +48,8 @@ class Command(BaseCommand):
             ("stages changed", report.stages_changed),
             ("aliases set", report.aliases_set),
             ("updated", report.updated),
+            ("promotion requests filed", report.promotion_requests),
+            ("kept in Production (--keep-production)", report.production_kept),
             ("warnings", report.warnings),
         ):
             for item in items:
