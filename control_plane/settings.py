@@ -18,7 +18,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 40)
+# Keys published in this repository (the default and .env.example's placeholder). With DEBUG
+# off, running with one of them is a system check error (control_plane/checks.py): the
+# server refuses to start. `make run` writes a random key into var/ instead.
+PUBLISHED_SECRET_KEYS = ("insecure-dev-key-change-me-" + "x" * 40, "change-me-to-50-or-more-random-characters")
+SECRET_KEY = env.str("SECRET_KEY", default="") or PUBLISHED_SECRET_KEYS[0]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

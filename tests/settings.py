@@ -11,6 +11,8 @@ os.environ.setdefault("PREDICTION_STREAM", f"predictions-test-{os.getpid()}")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by
 # the tests themselves are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The tests' own key: with DEBUG off, the published default is a system check error.
+os.environ.setdefault("SECRET_KEY", "tests-only-key-" + "k" * 40)
 
 from control_plane.settings import *  # noqa: E402,F403
 from control_plane.settings import STORAGES  # noqa: E402
