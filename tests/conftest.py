@@ -2,6 +2,7 @@
 real bearer tokens, and small builders for models and versions."""
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from control_plane.tokens import token_create
@@ -9,6 +10,18 @@ from control_plane.users import user_create
 from registry import services
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests flush with TRUNCATE, which the journal refuses except in a test_*
+    database whose sessions set control_plane.allow_truncate (migration 0003 of control_plane)."""
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} "
+                               "SET control_plane.allow_truncate = 'on'")
+            connection.close()  # the next session starts with the setting
 
 SCHEMA = [
     {"name": "tenure_months", "type": "double", "nullable": False},
