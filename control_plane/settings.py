@@ -176,7 +176,14 @@ NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
 NOTIFY_DISABLE_AFTER = env.int("NOTIFY_DISABLE_AFTER", default=3)
 NOTIFY_STALE_SECONDS = env.int("NOTIFY_STALE_SECONDS", default=300)
+# Slack and webhook URLs may use http:// (not only https://) when this is set, or to allow-listed hosts.
 NOTIFY_ALLOW_HTTP = env.bool("NOTIFY_ALLOW_HTTP", default=False)
+
+# --- Egress (control_plane/egress.py): URLs the server calls on a user's word may reach only
+# public addresses, unless named here. Hosts: exact names, or ".example.com" for subdomains.
+# Networks: CIDRs, e.g. 127.0.0.0/8,::1/128 for local development.
+EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
 NOTIFY_APPROVER_EMAILS = env.bool("NOTIFY_APPROVER_EMAILS", default=True)
 
 # --- REST API

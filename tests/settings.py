@@ -11,6 +11,8 @@ os.environ.setdefault("PREDICTION_STREAM", f"predictions-test-{os.getpid()}")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by
 # the tests themselves are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The local receivers, SMTP and MLflow servers of the tests listen on loopback.
+os.environ.setdefault("EGRESS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 # The tests' own key: with DEBUG off, the published default is a system check error.
 os.environ.setdefault("SECRET_KEY", "tests-only-key-" + "k" * 40)
 
