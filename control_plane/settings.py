@@ -266,6 +266,10 @@ PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 BATCH_DIR = Path(env.str("BATCH_DIR", default="") or VAR_DIR / "batch")
 BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=50_000)
 
+# --- Model sources: the folders a version's local source (a path or file:// URI) may lie in.
+# By default the folder where the demo (`make run`) saves its models.
+LOCAL_SOURCE_ROOTS = [Path(p) for p in env.list("LOCAL_SOURCE_ROOTS", default=[]) if p] or [VAR_DIR / "demo-models"]
+
 # --- Drift monitoring: the folders a reference profile may be read from by server path.
 REFERENCE_DATA_ROOTS = [Path(p) for p in env.list("REFERENCE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "reference"]
 

@@ -17,6 +17,7 @@ from ..models import (
 )
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
+from ..source_rules import source_problem
 from ..schema import schema_normalise, schema_problems
 from ._common import _check_tags, _lock_model, _require, _version
 
@@ -134,6 +135,8 @@ def version_register(
     problems = {}
     if not source or not source.strip():
         problems["source"] = ["A source URI is required."]
+    elif why := source_problem(source):
+        problems["source"] = [why]
     for field, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
         if schema:
             found = schema_problems(schema)
@@ -204,6 +207,8 @@ def version_register_from_source(
     MLflow when the source is an MLflow URI (or only a run id is given). What the caller
     states explicitly wins over what MLflow says."""
     _require(actor, roles.REGISTER)  # before any network call
+    if source and (why := source_problem(source)):
+        raise Invalid(f"The version is invalid: source: {why}", details={"source": [why]})
     info = mlflow_source.resolve(source=source, run_id=run_id, model_id=model_id)
     if info is None:
         return version_register(
