@@ -257,8 +257,12 @@ if PREDICTION_LOG_BACKEND not in ("auto", "redis", "direct"):
 if PREDICTION_LOG_BACKEND == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("PREDICTION_LOG_BACKEND=redis needs REDIS_URL.")
 PREDICTION_STREAM = env.str("PREDICTION_STREAM", default="predictions")
-# Approximate cap on undrained records kept in Redis (XADD MAXLEN ~); drained ones are deleted.
+# Cap on undrained records kept in Redis (drained ones are deleted); past it, records are written
+# to the database directly, never trimmed from the stream unseen.
 PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000)
+# How long a client-supplied predict request_id is remembered (with its body's hash) in Redis:
+# reused with another body within it, the request answers 409.
+PREDICT_REQUEST_ID_TTL_SECONDS = env.int("PREDICT_REQUEST_ID_TTL_SECONDS", default=86_400)
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 
