@@ -263,6 +263,7 @@ PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000
 # How long a client-supplied predict request_id is remembered (with its body's hash) in Redis:
 # reused with another body within it, the request answers 409.
 PREDICT_REQUEST_ID_TTL_SECONDS = env.int("PREDICT_REQUEST_ID_TTL_SECONDS", default=86_400)
+PREDICT_REQUEST_ID_PREFIX = env.str("PREDICT_REQUEST_ID_PREFIX", default="predict-request-id")
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 

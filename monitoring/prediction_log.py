@@ -72,7 +72,7 @@ class RequestKey(NamedTuple):
 
     @property
     def redis_key(self) -> str:
-        return f"{settings.PREDICTION_STREAM}:request-id:{self.model_name}:{self.request_id}"
+        return f"{settings.PREDICT_REQUEST_ID_PREFIX}:{self.model_name}:{self.request_id}"
 
 
 # --- Backend choice and the shared Redis client ------------------------------------------

@@ -12,6 +12,14 @@ from registry import services
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def request_ids_of_this_test(settings):
+    """Client request ids are remembered in Redis (serving, 409 on reuse): each test has its own."""
+    import uuid
+
+    settings.PREDICT_REQUEST_ID_PREFIX = f"predict-request-id-test-{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Transactional tests flush with TRUNCATE, which the journal refuses except in a test_*

@@ -17,6 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("EGRESS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 # Models saved by the tests live in pytest's temporary folders.
 os.environ.setdefault("LOCAL_SOURCE_ROOTS", os.path.join(tempfile.gettempdir(), f"pytest-of-{getpass.getuser()}"))
+os.environ.setdefault("PREDICT_REQUEST_ID_TTL_SECONDS", "900")
 # The tests' own key: with DEBUG off, the published default is a system check error.
 os.environ.setdefault("SECRET_KEY", "tests-only-key-" + "k" * 40)
 
