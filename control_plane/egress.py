@@ -11,12 +11,13 @@ Two checks, one rule:
 
 The allow-list: EGRESS_ALLOWED_HOSTS (names; ".example.com" covers its subdomains) and
 EGRESS_ALLOWED_NETWORKS (CIDRs, e.g. 127.0.0.0/8 for local development and the tests). The
-host of MLFLOW_TRACKING_URI is the operator's own and always allowed.
+hosts of MLFLOW_TRACKING_URI and MLFLOW_S3_ENDPOINT_URL are the operator's own: always allowed.
 """
 
 import contextvars
 import functools
 import ipaddress
+import os
 import socket
 import unicodedata
 from contextlib import contextmanager
@@ -59,12 +60,13 @@ def _host(name: str) -> str:
 
 
 def host_allowed(host: str) -> bool:
-    """Named by EGRESS_ALLOWED_HOSTS (exactly, or under a ".suffix"), or the tracking server's host."""
+    """Named by EGRESS_ALLOWED_HOSTS (exactly, or under a ".suffix"), or a host the operator
+    configured for MLflow: the tracking server, the S3 endpoint of its artifacts."""
     host = _host(host)
     allowed = [_host(h) for h in settings.EGRESS_ALLOWED_HOSTS if h]
-    tracking = urlsplit(settings.MLFLOW_TRACKING_URI or "").hostname
-    if tracking:
-        allowed.append(_host(tracking))
+    for configured in (settings.MLFLOW_TRACKING_URI, os.environ.get("MLFLOW_S3_ENDPOINT_URL")):
+        if urlsplit(configured or "").hostname:
+            allowed.append(_host(urlsplit(configured).hostname))
     return any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowed)
 
 

@@ -372,6 +372,10 @@ class MlflowImportApi(APIView):
         data.is_valid(raise_exception=True)
         if data.validated_data["registry_uri"]:  # a URI named by the caller: http(s) to allowed hosts only
             data.validated_data["registry_uri"] = egress.check_url(data.validated_data["registry_uri"], field="registry_uri")
-        with egress.guarded():  # and checked again on every connection the import opens
-            report = mlflow_import.registry_import(actor=request.user, **data.validated_data)
+        try:
+            with egress.guarded():  # and checked again on every connection the import opens
+                report = mlflow_import.registry_import(actor=request.user, **data.validated_data)
+        except egress.EgressRefused as exc:
+            raise Invalid(f"The import was refused a connection: {exc.message}", code="url_not_allowed",
+                          details={"registry_uri": [exc.message]}) from None
         return Response(self.OutputSerializer(report.as_dict()).data)

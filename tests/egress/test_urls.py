@@ -156,3 +156,39 @@ def test_errors_never_echo_the_remote_body(admin, contributor, receiver, run_com
     attempt = Delivery.objects.get(channel=channel).attempts.get()
     assert attempt.error == channel.last_error == "HTTP 400 Bad Request"
     assert "invalid_payload" not in attempt.error + channel.last_error
+
+
+def test_the_import_checks_its_connections_too(api, admin, settings, monkeypatch):
+    """The MLflow client of the import runs inside egress.guarded(): a registry name that
+    resolves elsewhere once configured is refused at connect time (422, nothing read)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.MLFLOW_TRACKING_URI = ""
+        settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.2/32"]
+        FakeDns(monkeypatch, "registry.rebind.test", ["127.0.0.2", "127.0.0.1"])
+        uri = f"http://registry.rebind.test:{server.server_address[1]}"
+        response = api(admin).post("/api/v1/import/mlflow/", {"registry_uri": uri}, format="json")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 422, response.content
+    assert "registry_uri" in response.json()["error"]["details"]
+    assert seen == []
