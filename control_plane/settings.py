@@ -260,6 +260,8 @@ PREDICTION_STREAM = env.str("PREDICTION_STREAM", default="predictions")
 # Cap on undrained records kept in Redis (drained ones are deleted); past it, records are written
 # to the database directly, never trimmed from the stream unseen.
 PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000)
+# How often each process reads the stream's length (in the same round trip as its XADD).
+PREDICTION_STREAM_LENGTH_CHECK_SECONDS = env.float("PREDICTION_STREAM_LENGTH_CHECK_SECONDS", default=1.0)
 # How long a client-supplied predict request_id is remembered (with its body's hash) in Redis:
 # reused with another body within it, the request answers 409.
 PREDICT_REQUEST_ID_TTL_SECONDS = env.int("PREDICT_REQUEST_ID_TTL_SECONDS", default=86_400)

@@ -2,8 +2,8 @@
 
 Backend (settings.PREDICTION_LOG_BACKEND):
 - redis (auto when REDIS_URL is set): one payload per call (per 100 records; see log_codec)
-  appended to the stream PREDICTION_STREAM by one script call (LOG_SCRIPT: one round trip);
-  `drain_predictions` moves them into PostgreSQL. While PREDICTION_STREAM_MAXLEN records wait
+  appended to the stream PREDICTION_STREAM in one round trip (XADD, pipelined; LOG_SCRIPT when
+  the client named the request id); `drain_predictions` moves them into PostgreSQL. While PREDICTION_STREAM_MAXLEN records wait
   in the stream, or when Redis cannot be reached, the records are written to the database
   directly instead (Redis is then left alone for a few seconds): never trimmed unseen.
 - direct (auto when embedded): one bulk INSERT, duplicates ignored.
@@ -194,17 +194,56 @@ def _encode_all(records: list[PredictionRecord]) -> list[Payload]:
 
 
 _scripts: dict[int, "redis.commands.core.Script"] = {}
+_stream_full = False  # the last look at the stream's length found PREDICTION_STREAM_MAXLEN waiting
+_length_checked_at = 0.0
 
 
 def _append_to_stream(payloads: list[Payload], request_key: RequestKey | None) -> str:
+    if request_key is not None:
+        return _append_with_request_id(payloads, request_key)
+    return _append_plain(payloads)
+
+
+def _append_plain(payloads: list[Payload]) -> str:
+    """XADD in one pipelined round trip; at most every PREDICTION_STREAM_LENGTH_CHECK_SECONDS the
+    same round trip also reads the stream's length. Once it is at the cap, records go to the
+    database directly until a (bare) XLEN finds room again: nothing is trimmed unseen."""
+    global _stream_full, _length_checked_at
+    client, stream = redis_client(), settings.PREDICTION_STREAM
+    now = time.monotonic()
+    due = now - _length_checked_at >= settings.PREDICTION_STREAM_LENGTH_CHECK_SECONDS
+    if _stream_full:
+        if not due:
+            return "full"
+        _length_checked_at = now
+        _stream_full = client.xlen(stream) >= settings.PREDICTION_STREAM_MAXLEN
+        if _stream_full:
+            return "full"
+        due = False
+    if len(payloads) == 1 and not due:  # the common case: one request, one XADD
+        client.xadd(stream, {STREAM_FIELD: payloads[0].text})
+        return "added"
+    for start in range(0, len(payloads), PIPELINE_CHUNK):
+        pipe = client.pipeline(transaction=False)
+        if due and not start:
+            pipe.xlen(stream)
+        for payload in payloads[start : start + PIPELINE_CHUNK]:
+            pipe.xadd(stream, {STREAM_FIELD: payload.text})
+        answers = pipe.execute()
+        if due and not start:
+            _length_checked_at = now
+            _stream_full = answers[0] + len(payloads) >= settings.PREDICTION_STREAM_MAXLEN
+    return "added"
+
+
+def _append_with_request_id(payloads: list[Payload], request_key: RequestKey) -> str:
+    """A client-supplied request id: LOG_SCRIPT remembers it and appends in one round trip."""
     client = redis_client()
     script = _scripts.get(id(client))
     if script is None:
         script = _scripts[id(client)] = client.register_script(LOG_SCRIPT)
-    keys = [settings.PREDICTION_STREAM, request_key.redis_key if request_key else ""]
-    head = [settings.PREDICTION_STREAM_MAXLEN, request_key.body_hash if request_key else "",
-            settings.PREDICT_REQUEST_ID_TTL_SECONDS]
-    outcome = "added"
+    keys = [settings.PREDICTION_STREAM, request_key.redis_key]
+    head = [settings.PREDICTION_STREAM_MAXLEN, request_key.body_hash, settings.PREDICT_REQUEST_ID_TTL_SECONDS]
     for start in range(0, len(payloads), PIPELINE_CHUNK):
         chunk = [payload.text for payload in payloads[start : start + PIPELINE_CHUNK]]
         answer = script(keys=keys, args=[*head, *chunk]).decode()
@@ -214,7 +253,7 @@ def _append_to_stream(payloads: list[Payload], request_key: RequestKey | None) -
                 return "added"
             return answer
         keys[1], head[1] = "", ""  # the request id is remembered by the first chunk
-    return outcome
+    return "added"
 
 
 def _write_direct(payloads: list[Payload]) -> int:

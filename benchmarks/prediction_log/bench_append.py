@@ -1,6 +1,7 @@
 """The serving-side cost of one log_predictions call (one record), side by side in one run:
-the plain XADD of before (MAXLEN ~ trimming) against the log script of now (cap check, XADD,
-and with a client request id its SET NX), several passes, median microseconds per call.
+the plain XADD of before (MAXLEN ~ trimming) against now (an XADD, with the stream's length read
+in the same round trip once a second), and now with a client request id (LOG_SCRIPT: SET NX,
+length, XADD), several passes, median microseconds per call.
 
     python benchmarks/prediction_log/bench_append.py [--calls 3000] [--passes 5]
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--passes", type=int, default=5)
     args = parser.parse_args()
-    cases = {"xadd (before)": plain_xadd, "script": with_script, "script + request_id": with_script_and_request_id}
+    cases = {"xadd (before)": plain_xadd, "now": with_script, "now + request_id": with_script_and_request_id}
     results = {name: [] for name in cases}
     client = prediction_log.redis_client()
     try:

@@ -59,6 +59,7 @@ def own_redis(stream, settings, tmp_path, monkeypatch):
     server.start()
     settings.REDIS_URL = server.url
     monkeypatch.setattr(prediction_log, "_redis_retry_at", 0.0)
+    monkeypatch.setattr(prediction_log, "_stream_full", False)
     yield server
     server.kill()
 
@@ -88,6 +89,7 @@ def test_redis_stopped_while_serving_loses_no_record(own_redis, monkeypatch):
 def test_a_backlog_past_the_cap_goes_to_the_database_not_trimmed_unseen(own_redis, settings):
     """MAXLEN trimming used to drop the oldest undrained records without a trace."""
     settings.PREDICTION_STREAM_MAXLEN = 50
+    settings.PREDICTION_STREAM_LENGTH_CHECK_SECONDS = 0  # every call (by default once a second)
     before = dropped()
     for i in range(200):
         log_predictions([make_record(i)])
