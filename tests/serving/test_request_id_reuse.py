@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import redis
@@ -17,7 +16,7 @@ from control_plane.tokens import token_create
 from monitoring.drain import drain_until_empty
 from monitoring.models import PredictionLog
 from tests.monitoring.conftest import stream  # noqa: F401  (the Redis backend, on a stream of its own)
-from tests.processes import free_port, process_env
+from tests.processes import free_port, process_env, wait_for
 
 from .conftest import ROW
 
@@ -32,6 +31,13 @@ def post(client, body):
 def remembered_ids() -> list[bytes]:
     client = redis.Redis.from_url(django_settings.REDIS_URL)
     return list(client.scan_iter(f"{django_settings.PREDICT_REQUEST_ID_PREFIX}:*"))
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=5).ok
+    except (requests.ConnectionError, requests.Timeout):
+        return False
 
 
 @pytest.mark.django_db
@@ -78,15 +84,12 @@ def test_reuse_is_refused_across_processes(served, viewer, tmp_path):
             servers.append((proc, f"http://127.0.0.1:{port}"))
         headers = {"Authorization": f"Bearer {token_create(actor=viewer, owner=viewer, name='serve').secret}"}
 
+        for proc, url in servers:  # booted and answering (bounded wait)
+            assert wait_for(lambda url=url: _healthy(url), timeout=120), "gunicorn did not start"
+
         def predict(url, row):
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    return requests.post(f"{url}{URL}", json={"instances": [row], "request_id": "cross-1"},
-                                         headers=headers, timeout=30)
-                except requests.ConnectionError:  # still booting
-                    assert time.monotonic() < deadline
-                    time.sleep(0.2)
+            return requests.post(f"{url}{URL}", json={"instances": [row], "request_id": "cross-1"},
+                                 headers=headers, timeout=120)
 
         (_, a), (_, b) = servers
         assert predict(a, ROW).status_code == 200
