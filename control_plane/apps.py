@@ -6,7 +6,7 @@ class ControlPlaneConfig(AppConfig):
     verbose_name = "Control plane core"
 
     def ready(self):
-        from . import journal, task_runs  # noqa: F401  (register the log consumer and task signals)
+        from . import checks, journal, task_runs  # noqa: F401  (register the checks, log consumer and task signals)
         from . import role_journal
 
         role_journal.connect()

@@ -18,7 +18,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-" + "x" * 40)
+# Keys published in this repository (the default and .env.example's placeholder). With DEBUG
+# off, running with one of them is a system check error (control_plane/checks.py): the
+# server refuses to start. `make run` writes a random key into var/ instead.
+PUBLISHED_SECRET_KEYS = ("insecure-dev-key-change-me-" + "x" * 40, "change-me-to-50-or-more-random-characters")
+SECRET_KEY = env.str("SECRET_KEY", default="") or PUBLISHED_SECRET_KEYS[0]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -172,7 +176,14 @@ NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
 NOTIFY_DISABLE_AFTER = env.int("NOTIFY_DISABLE_AFTER", default=3)
 NOTIFY_STALE_SECONDS = env.int("NOTIFY_STALE_SECONDS", default=300)
+# Slack and webhook URLs may use http:// (not only https://) when this is set, or to allow-listed hosts.
 NOTIFY_ALLOW_HTTP = env.bool("NOTIFY_ALLOW_HTTP", default=False)
+
+# --- Egress (control_plane/egress.py): URLs the server calls on a user's word may reach only
+# public addresses, unless named here. Hosts: exact names, or ".example.com" for subdomains.
+# Networks: CIDRs, e.g. 127.0.0.0/8,::1/128 for local development.
+EGRESS_ALLOWED_HOSTS = env.list("EGRESS_ALLOWED_HOSTS", default=[])
+EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
 NOTIFY_APPROVER_EMAILS = env.bool("NOTIFY_APPROVER_EMAILS", default=True)
 
 # --- REST API
@@ -247,8 +258,15 @@ if PREDICTION_LOG_BACKEND not in ("auto", "redis", "direct"):
 if PREDICTION_LOG_BACKEND == "redis" and not REDIS_URL:
     raise ImproperlyConfigured("PREDICTION_LOG_BACKEND=redis needs REDIS_URL.")
 PREDICTION_STREAM = env.str("PREDICTION_STREAM", default="predictions")
-# Approximate cap on undrained records kept in Redis (XADD MAXLEN ~); drained ones are deleted.
+# Cap on undrained records kept in Redis (drained ones are deleted); past it, records are written
+# to the database directly, never trimmed from the stream unseen.
 PREDICTION_STREAM_MAXLEN = env.int("PREDICTION_STREAM_MAXLEN", default=1_000_000)
+# How often each process reads the stream's length (in the same round trip as its XADD).
+PREDICTION_STREAM_LENGTH_CHECK_SECONDS = env.float("PREDICTION_STREAM_LENGTH_CHECK_SECONDS", default=1.0)
+# How long a client-supplied predict request_id is remembered (with its body's hash) in Redis:
+# reused with another body within it, the request answers 409.
+PREDICT_REQUEST_ID_TTL_SECONDS = env.int("PREDICT_REQUEST_ID_TTL_SECONDS", default=86_400)
+PREDICT_REQUEST_ID_PREFIX = env.str("PREDICT_REQUEST_ID_PREFIX", default="predict-request-id")
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 
@@ -261,6 +279,10 @@ if not 0 <= CHALLENGER_TRAFFIC_CEILING <= 100:
 # --- Batch scoring: input paths and uploads live under BATCH_DIR; rows per chunk (one part file each).
 BATCH_DIR = Path(env.str("BATCH_DIR", default="") or VAR_DIR / "batch")
 BATCH_CHUNK_ROWS = env.int("BATCH_CHUNK_ROWS", default=50_000)
+
+# --- Model sources: the folders a version's local source (a path or file:// URI) may lie in.
+# By default the folder where the demo (`make run`) saves its models.
+LOCAL_SOURCE_ROOTS = [Path(p) for p in env.list("LOCAL_SOURCE_ROOTS", default=[]) if p] or [VAR_DIR / "demo-models"]
 
 # --- Drift monitoring: the folders a reference profile may be read from by server path.
 REFERENCE_DATA_ROOTS = [Path(p) for p in env.list("REFERENCE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "reference"]

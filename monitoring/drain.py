@@ -58,7 +58,7 @@ def drain_once(
     for entry_id, fields in entries:
         raw = fields.get(STREAM_FIELD.encode())
         if raw is None:  # trimmed by MAXLEN before it was drained (or not ours): nothing to store
-            DROPPED.inc()
+            DROPPED.labels("trimmed").inc()
             logger.error("Prediction log: stream entry %s holds no record (trimmed before it was drained?).",
                          entry_id.decode())
             continue
@@ -142,4 +142,4 @@ def _acknowledge(client: redis.Redis, stream: str, ids: list[bytes], dead: list[
     pipe.xdel(stream, *ids)
     pipe.execute()
     if dead:
-        DROPPED.inc(len(dead))
+        DROPPED.labels("dead_letter").inc(len(dead))

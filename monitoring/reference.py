@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from control_plane import roles
+from control_plane import local_files, roles
 from control_plane.errors import Forbidden, Invalid
 from control_plane.journal import event_append
 from registry.mlflow_source import is_mlflow_source
@@ -106,13 +106,13 @@ def schema_ordered(profile: dict, schema: list[dict]) -> dict:
 
 
 def reference_roots() -> list[Path]:
-    return [Path(root).resolve() for root in settings.REFERENCE_DATA_ROOTS]
+    return local_files.real_roots(settings.REFERENCE_DATA_ROOTS)
 
 
 def _allowed_path(path: str) -> Path:
-    resolved = Path(path).resolve()
+    resolved = local_files.under_roots(path, settings.REFERENCE_DATA_ROOTS)
     roots = reference_roots()
-    if not Path(path).is_absolute() or not any(resolved.is_relative_to(root) for root in roots):
+    if resolved is None:
         raise Invalid(
             f"'{path}' is not under a reference data folder ({', '.join(map(str, roots)) or 'none configured'}).",
             code="path_not_allowed",

@@ -7,7 +7,6 @@ webhook: {"url": "https://...", "secret": "..."}           (the secret signs eac
 
 import base64
 import binascii
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from control_plane import egress
 from control_plane.errors import Invalid
 from registry.names import model_name_problem
 
@@ -30,28 +30,16 @@ MIN_SECRET = 16
 EVENT_TYPE = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url_error(url) -> str | None:
-    if not isinstance(url, str) or not url.strip():
-        return "A URL is required."
-    if len(url) > 2000:
-        return "Longer than 2000 characters."
+    """The egress rule (control_plane.egress), and https:// unless NOTIFY_ALLOW_HTTP is set or
+    the host is allow-listed: a Slack URL is a secret, and a webhook body is signed, not encrypted."""
+    problem = egress.url_problem(url)
+    if problem:
+        return problem
     parts = urlsplit(url.strip())
-    if not parts.hostname:
-        return "Not an absolute URL."
-    if parts.scheme == "https":
+    if parts.scheme.lower() == "https" or settings.NOTIFY_ALLOW_HTTP or egress.allow_listed(parts.hostname):
         return None
-    if parts.scheme == "http" and (_is_loopback(parts.hostname) or settings.NOTIFY_ALLOW_HTTP):
-        return None
-    return "Must be an https:// URL (http:// only to loopback hosts, or with NOTIFY_ALLOW_HTTP=true)."
+    return "Must be an https:// URL (http:// only to allow-listed hosts, or with NOTIFY_ALLOW_HTTP=true)."
 
 
 def _secret_error(secret) -> str | None:

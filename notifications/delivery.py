@@ -8,6 +8,7 @@ timeout, while a second task for the same delivery (a retry, a sweep) skips it. 
 a killed worker had sent may arrive again; it carries the same `webhook-id`.
 """
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .models import AttemptStatus, Channel, Delivery, DeliveryAttempt, DeliveryS
 from .transports import TransportError, transport_for
 
 MAX_BACKOFF_SECONDS = 3600
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,8 @@ def delivery_attempt(*, delivery_id: int, retry: bool = True, force: bool = Fals
             return _finish(delivery, DeliveryStatus.SKIPPED, "The recipient has no email address any more.")
 
         kind, config = _target(delivery)
-        transport = transport_for(kind, config)
-        prepared = transport.prepare(notice_for(delivery.event), delivery_id=delivery.pk)
         started = time.monotonic()
-        error: TransportError | None = None
-        try:
-            code = transport.send(prepared, delivery_id=delivery.pk)
-        except TransportError as exc:
-            error, code = exc, exc.code
+        prepared, code, error = _send(kind, config, delivery)
         duration_ms = int((time.monotonic() - started) * 1000)
 
         number = delivery.attempt_count + 1
@@ -99,6 +95,23 @@ def delivery_attempt(*, delivery_id: int, retry: bool = True, force: bool = Fals
         delivery.last_error = error.message
         delivery.save(update_fields=["attempt_count", "next_attempt_at", "last_error"])
         return Outcome(DeliveryStatus.PENDING, retry_in=delay)
+
+
+def _send(kind: str, config: dict, delivery: Delivery) -> tuple[dict, int | None, TransportError | None]:
+    """Prepare and send; any exception (a bug, a bad stored config, a header the mail library
+    refuses) becomes a permanent TransportError, so it is recorded as an attempt like any other
+    failure and the delivery never stays pending without one."""
+    prepared: dict = {}
+    try:
+        transport = transport_for(kind, config)
+        prepared = transport.prepare(notice_for(delivery.event), delivery_id=delivery.pk)
+        return prepared, transport.send(prepared, delivery_id=delivery.pk), None
+    except TransportError as exc:
+        return prepared, exc.code, exc
+    except Exception as exc:  # noqa: BLE001 - recorded on the attempt, see above
+        logger.exception("Delivery %s: the %s transport failed", delivery.pk, kind)
+        message = f"Internal error in the {kind} transport: {type(exc).__name__}: {exc}"[:500]
+        return prepared, None, TransportError(message, permanent=True)
 
 
 def _finish(delivery: Delivery, status: str, error: str) -> Outcome:

@@ -2,6 +2,8 @@
 
 Journal payloads name the channel and what changed, never a secret."""
 
+import unicodedata
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +15,9 @@ from control_plane.roles import MANAGE_USERS, user_can
 from .config import config_clean, subscriptions_clean
 from .delivery import delivery_attempt
 from .models import Channel, ChannelKind, Delivery
+
+# Control, format and line/paragraph separator characters: never in a name.
+CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
 def _require_admin(actor: User | AnonymousUser) -> None:
@@ -28,6 +33,11 @@ def _lock(channel_id: int) -> Channel:
 
 
 def _clean_name(name: str, *, exclude: int | None = None) -> str:
+    if any(unicodedata.category(c) in CONTROL_CATEGORIES for c in name or ""):
+        raise Invalid(
+            "The name contains a control character (such as a line break or tab).",
+            details={"name": ["No control characters (they end up in mail headers)."]},
+        )
     name = (name or "").strip()
     if not name:
         raise Invalid("A channel needs a name.", details={"name": ["This field is required."]})

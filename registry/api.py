@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from control_plane import egress
 from control_plane.api_base import StrictSerializer, errors, paginate
 from control_plane.errors import Invalid
 from control_plane.idempotency import idempotent
@@ -375,5 +376,12 @@ class MlflowImportApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        report = mlflow_import.registry_import(actor=request.user, **data.validated_data)
+        if data.validated_data["registry_uri"]:  # a URI named by the caller: http(s) to allowed hosts only
+            data.validated_data["registry_uri"] = egress.check_url(data.validated_data["registry_uri"], field="registry_uri")
+        try:
+            with egress.guarded():  # and checked again on every connection the import opens
+                report = mlflow_import.registry_import(actor=request.user, **data.validated_data)
+        except egress.EgressRefused as exc:
+            raise Invalid(f"The import was refused a connection: {exc.message}", code="url_not_allowed",
+                          details={"registry_uri": [exc.message]}) from None
         return Response(self.OutputSerializer(report.as_dict()).data)

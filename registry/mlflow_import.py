@@ -96,11 +96,12 @@ def registry_import(
                 )
             )
             _import_model(actor, registry_uri, source_model, sorted(versions, key=lambda v: int(v.version)), report)
-    except MlflowException as exc:
+    except MlflowException as exc:  # its message may quote the remote server's answer: not repeated
+        why = f"MLflow error {exc.error_code}."
         raise Invalid(
-            f"Reading the MLflow registry at {registry_uri} failed: {exc.message.splitlines()[0]}",
+            f"Reading the MLflow registry at {registry_uri} failed: {why}",
             code="import_source_unreadable",
-            details={"registry_uri": [exc.message.splitlines()[0]]},
+            details={"registry_uri": [why]},
         ) from None
     if report.changes:
         with transaction.atomic():

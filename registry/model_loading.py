@@ -19,6 +19,7 @@ from django.conf import settings
 
 from .mlflow_source import schema_from_mlflow
 from .schema import placeholder_row
+from .source_rules import redact, source_problem
 
 
 class ModelLoadError(Exception):
@@ -114,6 +115,11 @@ def _download(version) -> Path:
     if (target / "MLmodel").exists():
         return target
     uri = version.storage_location or version.source
+    # A source is checked at registration; a row may predate the rule or have been changed since.
+    # (A storage location comes from the operator's tracking server, not from a user.)
+    why = None if version.storage_location else source_problem(version.source)
+    if why:
+        raise ModelLoadError(f"its source is not allowed: {why}")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         local = Path(
@@ -142,10 +148,11 @@ def _load(version) -> LoadedModel:
 
             model, flavor = mlflow.pyfunc.load_model(str(path)), "python_function"
     except ModelLoadError as exc:
-        raise ModelLoadError(f"{name} cannot be loaded: {exc}") from exc
+        raise ModelLoadError(redact(f"{name} cannot be loaded: {exc}")) from exc
     except Exception as exc:  # whatever MLflow or the flavour raise, the caller gets one clear error
-        raise ModelLoadError(f"{name} cannot be loaded from {version.storage_location or version.source}: "
-                             f"{type(exc).__name__}: {exc}") from exc
+        # Viewers read this (503s, drills, batch jobs): server paths outside the source roots are hidden.
+        raise ModelLoadError(redact(f"{name} cannot be loaded from {version.storage_location or version.source}: "
+                                    f"{type(exc).__name__}: {exc}")) from exc
     columns = tuple(c["name"] for c in version.input_schema)
     _warm_up(model, version.input_schema)
     return LoadedModel(

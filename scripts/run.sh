@@ -8,6 +8,18 @@ export DJANGO_SETTINGS_MODULE=control_plane.settings
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 
+# With DEBUG off the server refuses the published default key: the demo gets a random one,
+# generated once into var/ (unless the environment or .env sets SECRET_KEY).
+if [ -z "${SECRET_KEY:-}" ] && ! grep -qs '^SECRET_KEY=.' .env; then
+  key_file="${CONTROL_PLANE_VAR_DIR:-var}/secret_key"
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > "$key_file")
+  fi
+  SECRET_KEY=$(cat "$key_file")
+  export SECRET_KEY
+fi
+
 "$PY" manage.py migrate --noinput
 "$PY" manage.py collectstatic --noinput >/dev/null
 "$PY" manage.py seed_demo

@@ -3,6 +3,7 @@
 Plain Django views rather than DRF: this is the hot path, and every millisecond of
 framework is paid per request. Errors use the API's error format."""
 
+import hashlib
 import json
 import time
 
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from control_plane.errors import error_body
 from control_plane.request_context import new_request_id
-from monitoring.prediction_log import log_predictions
+from monitoring.prediction_log import CONFLICT, RETRY, RequestKey, log_predictions
 from monitoring.records import PredictionRecord
 from registry.model_loading import ModelLoadError, load_version
 from registry.models import RegisteredModel
@@ -130,8 +131,10 @@ def _cold_start(load_ms: float) -> dict:
     return {"cold_start_ms": round(load_ms, 1)} if load_ms > COLD_START_MS else {}
 
 
-def serve(request, model_name: str, rows: list, request_id: str, routing_key: str | None):
-    """Route, validate, score, log. Returns (version, variant, predictions, latency_ms)."""
+def serve(request, model_name: str, rows: list, request_id: str, routing_key: str | None,
+          body_hash: str | None = None):
+    """Route, validate, score, log. Returns (version, variant, predictions, latency_ms).
+    `body_hash` marks a client-supplied request id: reused with another body, a 409."""
     started = time.perf_counter()
     if not isinstance(rows, list) or not rows:
         raise ServingError(422, "validation_error", "Send at least one row.", {"instances": ["Must be a non-empty list."]})
@@ -151,8 +154,18 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
     latency_ms = (time.perf_counter() - started) * 1000
     extra = _cold_start(load_ms)
     logged_latency = latency_ms - load_ms if extra else latency_ms
-    log_predictions(_records(route, version, variant, request_id, rows, predictions, logged_latency, extra))
-    if route.shadow:
+    request_key = RequestKey(route.model_name, request_id, body_hash) if body_hash else None
+    logged = log_predictions(
+        _records(route, version, variant, request_id, rows, predictions, logged_latency, extra), request_key=request_key
+    )
+    if logged == CONFLICT:
+        raise ServingError(
+            409, "request_id_reused",
+            f"request_id '{request_id}' was already used with a different body for model '{route.model_name}'; "
+            "use a new request_id for a new request.",
+            {"request_id": ["Already used with a different body."]},
+        )
+    if route.shadow and logged != RETRY:  # a retry's shadow copy was scored the first time
         shadow.submit(_shadow_score, route, request_id, rows)
     return version, variant, predictions, latency_ms
 
@@ -167,6 +180,11 @@ def _parse_json(request) -> dict:
     return body
 
 
+def _body_hash(body: dict) -> str:
+    """The same request re-sent (keys in another order, other spacing) hashes the same."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 @csrf_exempt
 @require_POST
 def predict(request, name):
@@ -174,10 +192,12 @@ def predict(request, name):
     try:
         _authenticate(request, name)
         body = _parse_json(request)
+        body_hash = None
         if body.get("request_id"):
             request_id = new_request_id(str(body["request_id"]))
+            body_hash = _body_hash(body)
         version, variant, predictions, latency_ms = serve(
-            request, name, body.get("instances"), request_id, body.get("routing_key")
+            request, name, body.get("instances"), request_id, body.get("routing_key"), body_hash
         )
     except ServingError as exc:
         return exc.response(request_id)

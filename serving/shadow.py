@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections
 
+from monitoring.prediction_log import DROPPED
+
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 64
@@ -22,6 +24,7 @@ def submit(job, *args) -> bool:
     global dropped
     if not _slots.acquire(blocking=False):
         dropped += 1
+        DROPPED.labels("shadow_busy").inc()  # a shadow record that will never exist
         return False
 
     def run():

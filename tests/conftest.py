@@ -2,6 +2,7 @@
 real bearer tokens, and small builders for models and versions."""
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from control_plane.tokens import token_create
@@ -9,6 +10,26 @@ from control_plane.users import user_create
 from registry import services
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def request_ids_of_this_test(settings):
+    """Client request ids are remembered in Redis (serving, 409 on reuse): each test has its own."""
+    import uuid
+
+    settings.PREDICT_REQUEST_ID_PREFIX = f"predict-request-id-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests flush with TRUNCATE, which the journal refuses except in a test_*
+    database whose sessions set control_plane.allow_truncate (migration 0003 of control_plane)."""
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} "
+                               "SET control_plane.allow_truncate = 'on'")
+            connection.close()  # the next session starts with the setting
 
 SCHEMA = [
     {"name": "tenure_months", "type": "double", "nullable": False},

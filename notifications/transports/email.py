@@ -4,7 +4,7 @@ default, configured by the EMAIL_* settings)."""
 import smtplib
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 
 from ..messages import Notice
 from .base import Transport, TransportError
@@ -49,6 +49,8 @@ class EmailTransport(Transport):
         )
         try:
             message.send(fail_silently=False)
+        except BadHeaderError as exc:  # a newline in a header (the subject holds channel and model names)
+            raise TransportError(f"BadHeaderError: {exc}"[:300], permanent=True) from None
         except smtplib.SMTPException as exc:
             raise _smtp_error(exc) from None
         except OSError as exc:  # refused, unreachable, timed out

@@ -12,6 +12,7 @@ from .. import stages
 from ..models import ModelVersion, RegisteredModel
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
+from ..source_rules import source_problem
 from ..schema import schema_normalise, schema_problems
 from ._common import _check_tags, _claim_name, _lock_model, _require, _same_time, _version, name_check
 
@@ -129,6 +130,8 @@ def version_register(
     problems = {}
     if not source or not source.strip():
         problems["source"] = ["A source URI is required."]
+    elif why := source_problem(source):
+        problems["source"] = [why]
     for field, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
         if schema:
             found = schema_problems(schema)
@@ -204,6 +207,8 @@ def version_register_from_source(
     MLflow when the source is an MLflow URI (or only a run id is given). What the caller
     states explicitly wins over what MLflow says."""
     _require(actor, roles.REGISTER)  # before any network call
+    if source and (why := source_problem(source)):
+        raise Invalid(f"The version is invalid: source: {why}", details={"source": [why]})
     reference = mlflow_source.registry_reference(source)
     if reference is not None:
         info = _registry_source(reference, source)

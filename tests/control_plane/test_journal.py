@@ -159,3 +159,18 @@ def test_events_api_is_read_only(api, admin):
     before = Event.objects.count()
     assert client.post("/api/v1/events/", {"type": "fake"}, format="json").status_code == 405
     assert Event.objects.count() == before
+
+
+def test_truncate_is_refused_too(contributor):
+    """A statement-level trigger: TRUNCATE bypasses row triggers. The test suite's own flushes
+    pass only because its database is named test_* AND sets control_plane.allow_truncate."""
+    from django.db import connection
+
+    services.model_create(actor=contributor, name=MODEL)
+    total = Event.objects.count()
+    for statement in ("TRUNCATE control_plane_event", "TRUNCATE control_plane_event RESTART IDENTITY CASCADE"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL control_plane.allow_truncate = 'off'")
+                cursor.execute(statement)
+    assert Event.objects.count() == total > 0

@@ -62,3 +62,30 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
                  "/api/v1/models/{name}/rollback/", "/api/v1/events/", "/api/v1/tokens/"):
         assert path in schema["paths"], path
     assert "BearerAuth" in schema["components"]["securitySchemes"]
+
+
+def _production_like_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY and not k.startswith("DJANGO_")}
+    return env | {"DJANGO_SETTINGS_MODULE": "control_plane.settings", "DATABASE_URL": os.environ["DATABASE_URL"]} | extra
+
+
+def test_the_published_default_secret_key_refuses_to_start_without_debug():
+    """Not a --deploy warning: a plain `check` (run by migrate, runserver and the WSGI app) fails."""
+    result = manage("check", env=_production_like_env(DEBUG="false"))
+    assert result.returncode != 0
+    assert "control_plane.E001" in result.stdout + result.stderr
+    published = manage("check", env=_production_like_env(DEBUG="false", SECRET_KEY="change-me-to-50-or-more-random-characters"))
+    assert published.returncode != 0 and "control_plane.E001" in published.stdout + published.stderr
+
+
+def test_the_wsgi_application_refuses_to_load_with_the_default_key():
+    code = "import control_plane.wsgi"
+    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=_production_like_env(DEBUG="false"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_a_real_key_or_debug_mode_starts():
+    assert manage("check", env=_production_like_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50))).returncode == 0
+    assert manage("check", env=_production_like_env(DEBUG="true")).returncode == 0

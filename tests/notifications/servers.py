@@ -78,7 +78,7 @@ class Receiver:
         return [r.json() for r in self.requests]
 
 
-def start_receiver() -> Receiver:
+def start_receiver(host: str = "127.0.0.1", port: int = 0) -> Receiver:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
@@ -100,7 +100,7 @@ def start_receiver() -> Receiver:
         def log_message(self, *args):
             pass
 
-    receiver.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.server = ThreadingHTTPServer((host, port), Handler)
     receiver.server.daemon_threads = True
     threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
     return receiver

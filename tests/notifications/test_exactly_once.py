@@ -98,7 +98,7 @@ def test_a_transient_failure_schedules_the_next_try_with_backoff(admin, contribu
     assert outcome.status == "pending" and 15 <= outcome.retry_in <= 30
     delivery.refresh_from_db()
     attempt = delivery.attempts.get()
-    assert (delivery.attempt_count, delivery.last_error) == (1, "HTTP 503")
+    assert (delivery.attempt_count, delivery.last_error) == (1, "HTTP 503 Service Unavailable")
     assert delivery.next_attempt_at >= attempt.created_at + timedelta(seconds=14)
 
 

@@ -96,7 +96,7 @@ def test_history_shows_attempts_with_the_escaped_payload(admin, contributor, vie
     html = login(viewer).get(reverse("channel-detail", args=[channel.pk])).content.decode()
     assert html.count('class="attempt-status">transient_error') == 1
     assert html.count('class="attempt-status">succeeded') == 2
-    assert "code 500" in html and "HTTP 500: rollup_error" in html
+    assert "code 500" in html and "HTTP 500 Internal Server Error" in html
     assert "&quot;type&quot;: &quot;version.stage_changed&quot;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and XSS not in html
 
