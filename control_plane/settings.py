@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "control_plane.middleware.BodySizeLimitMiddleware",
+    "control_plane.middleware.InputSanityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +126,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Request bodies above this answer 413 before anything is parsed.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# JSON bodies nested deeper than this answer 400 before any parser recurses into them.
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)
 
 # --- Security (production values come from the environment; `check --deploy` is clean with them).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
