@@ -5,7 +5,7 @@ from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 
 from . import input_sanity, metrics
-from .errors import error_body
+from .errors import STATUS_CODES, error_body
 from .request_context import new_request_id, reset_request_id, set_request_id
 
 
@@ -121,3 +121,31 @@ class InputSanityMiddleware:
         if path.startswith("/api/"):
             return JsonResponse(error_body(exc.code, exc.message, {exc.field: [exc.message]}), status=exc.status)
         raise BadRequest(exc.message)
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/, every error answers in the API's JSON format, whoever produced it:
+    the URL resolver's 404, require_POST's 405, the CSRF 403, Django's 400 and 500 pages."""
+
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or not request.path_info.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        status = response.status_code
+        message = {
+            404: f"No API endpoint at {request.path}.",
+            405: f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}.",
+            500: "Internal error; the server log has the details under this request's X-Request-ID.",
+        }.get(status, response.reason_phrase + ".")
+        json_response = JsonResponse(error_body(STATUS_CODES.get(status, "error"), message), status=status)
+        for header in self.KEPT_HEADERS:
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
