@@ -9,6 +9,8 @@
   and the exception handler can answer anywhere (ALWAYS), and for those bound to a
   body or to a change of state (WITH_BODY, ON_WRITE); statuses an endpoint declares
   itself keep its own description.
+- Input serializers that refuse unknown fields (api_base.StrictSerializer) say so:
+  additionalProperties is false.
 - A GET answering a list is paginated (api_base.paginate is how lists are answered):
   documented as {count, next, previous, results} with page and page_size.
 """
@@ -16,8 +18,9 @@
 import re
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 
-from .api_base import ERROR_TEXT, errors
+from .api_base import ERROR_TEXT, StrictSerializer, errors
 from .pagination import PageNumberPagination
 
 ALWAYS = (400, 401, 403, 404, 422)
@@ -124,6 +127,12 @@ class ApiAutoSchema(AutoSchema):
     def get_summary(self) -> str | None:
         operation_id = self.get_operation_id()
         return SUMMARIES.get(operation_id) or operation_id.replace("_", " ").capitalize()
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
+            schema["additionalProperties"] = False  # unknown fields are refused with 422
+        return schema
 
     def _get_paginator(self):
         if self.method != "GET":
