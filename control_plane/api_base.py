@@ -27,7 +27,21 @@ class StrictSerializer(serializers.Serializer):
         value = super().to_internal_value(data)
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        not_text = [name for name, field in self.fields.items() if name in data and _not_text(field, data[name])]
+        if not_text:
+            raise serializers.ValidationError({name: ["Must be a string."] for name in not_text})
         return value
+
+
+def _not_text(field, value) -> bool:
+    """A number where a string is wanted: DRF's CharField would quietly read 0 as "0"."""
+    if isinstance(field, serializers.CharField):
+        return value is not None and not isinstance(value, str)
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return any(_not_text(field.child, item) for item in value)
+    if isinstance(field, serializers.DictField) and isinstance(value, dict):
+        return any(_not_text(field.child, item) for item in value.values())
+    return False
 
 
 ERROR = inline_serializer(

@@ -12,7 +12,9 @@ from control_plane.openapi import error_responses
 
 PREFIX = "/api/2.0/mlflow/"
 TEXT = {"type": "string"}
-VERSION = {"type": "string", "description": "The version number, as MLflow sends it."}
+# Parameters: a number where text is expected is read as its decimal text (registry/mlflow_shapes.Params).
+TEXT_IN = {"anyOf": [{"type": "string"}, {"type": "number"}]}
+VERSION = {"anyOf": [{"type": "string"}, {"type": "integer"}], "description": "The version number."}
 TAGS = {
     "type": "array",
     "items": {"type": "object", "required": ["key"], "properties": {"key": TEXT, "value": TEXT}},
@@ -57,8 +59,8 @@ REGISTERED_MODEL = {
 MV_REF = {"$ref": "#/components/schemas/MlflowModelVersion"}
 RM_REF = {"$ref": "#/components/schemas/MlflowRegisteredModel"}
 EMPTY = {"type": "object", "properties": {}}
-SEARCH = {"filter": TEXT, "max_results": {"type": "integer"}, "order_by": {"type": "array", "items": TEXT},
-          "page_token": TEXT}
+SEARCH = {"filter": TEXT_IN, "max_results": {"type": "integer"}, "order_by": {"type": "array", "items": TEXT},
+          "page_token": TEXT_IN}
 
 
 def _obj(**properties) -> dict:
@@ -68,52 +70,52 @@ def _obj(**properties) -> dict:
 # (method, path, summary, parameters {name: schema}, required names, answer schema)
 CALLS = [
     ("post", "registered-models/create", "Create a registered model",
-     {"name": TEXT, "description": TEXT, "tags": TAGS}, ["name"], _obj(registered_model=RM_REF)),
+     {"name": TEXT_IN, "description": TEXT_IN, "tags": TAGS}, ["name"], _obj(registered_model=RM_REF)),
     ("post", "registered-models/rename", "Rename a registered model",
-     {"name": TEXT, "new_name": TEXT}, ["name", "new_name"], _obj(registered_model=RM_REF)),
+     {"name": TEXT_IN, "new_name": TEXT_IN}, ["name", "new_name"], _obj(registered_model=RM_REF)),
     ("patch", "registered-models/update", "Change a registered model's description",
-     {"name": TEXT, "description": TEXT}, ["name"], _obj(registered_model=RM_REF)),
-    ("delete", "registered-models/delete", "Delete a registered model", {"name": TEXT}, ["name"], EMPTY),
-    ("get", "registered-models/get", "Get a registered model", {"name": TEXT}, ["name"],
+     {"name": TEXT_IN, "description": TEXT_IN}, ["name"], _obj(registered_model=RM_REF)),
+    ("delete", "registered-models/delete", "Delete a registered model", {"name": TEXT_IN}, ["name"], EMPTY),
+    ("get", "registered-models/get", "Get a registered model", {"name": TEXT_IN}, ["name"],
      _obj(registered_model=RM_REF)),
     ("get", "registered-models/search", "Search registered models", SEARCH, [],
      _obj(registered_models={"type": "array", "items": RM_REF}, next_page_token=TEXT)),
     ("post", "registered-models/get-latest-versions", "The latest version in each stage",
-     {"name": TEXT, "stages": {"type": "array", "items": TEXT}}, ["name"],
+     {"name": TEXT_IN, "stages": {"type": "array", "items": TEXT}}, ["name"],
      _obj(model_versions={"type": "array", "items": MV_REF})),
     ("get", "registered-models/get-latest-versions", "The latest version in each stage",
-     {"name": TEXT, "stages": {"type": "array", "items": TEXT}}, ["name"],
+     {"name": TEXT_IN, "stages": {"type": "array", "items": TEXT}}, ["name"],
      _obj(model_versions={"type": "array", "items": MV_REF})),
     ("post", "registered-models/set-tag", "Set a tag on a registered model",
-     {"name": TEXT, "key": TEXT, "value": TEXT}, ["name", "key"], EMPTY),
+     {"name": TEXT_IN, "key": TEXT_IN, "value": TEXT_IN}, ["name", "key"], EMPTY),
     ("delete", "registered-models/delete-tag", "Delete a registered model's tag",
-     {"name": TEXT, "key": TEXT}, ["name", "key"], EMPTY),
+     {"name": TEXT_IN, "key": TEXT_IN}, ["name", "key"], EMPTY),
     ("post", "registered-models/alias", "Set an alias (the production alias files a promotion request)",
-     {"name": TEXT, "alias": TEXT, "version": VERSION}, ["name", "alias", "version"], EMPTY),
-    ("delete", "registered-models/alias", "Delete an alias", {"name": TEXT, "alias": TEXT}, ["name", "alias"], EMPTY),
-    ("get", "registered-models/alias", "Get the version an alias names", {"name": TEXT, "alias": TEXT},
+     {"name": TEXT_IN, "alias": TEXT_IN, "version": VERSION}, ["name", "alias", "version"], EMPTY),
+    ("delete", "registered-models/alias", "Delete an alias", {"name": TEXT_IN, "alias": TEXT_IN}, ["name", "alias"], EMPTY),
+    ("get", "registered-models/alias", "Get the version an alias names", {"name": TEXT_IN, "alias": TEXT_IN},
      ["name", "alias"], _obj(model_version=MV_REF)),
     ("post", "model-versions/create", "Register a version from a source",
-     {"name": TEXT, "source": TEXT, "run_id": TEXT, "model_id": TEXT, "description": TEXT, "tags": TAGS,
-      "run_link": TEXT}, ["name", "source"], _obj(model_version=MV_REF)),
+     {"name": TEXT_IN, "source": TEXT_IN, "run_id": TEXT_IN, "model_id": TEXT_IN, "description": TEXT_IN, "tags": TAGS,
+      "run_link": TEXT_IN}, ["name", "source"], _obj(model_version=MV_REF)),
     ("patch", "model-versions/update", "Change a version's description",
-     {"name": TEXT, "version": VERSION, "description": TEXT}, ["name", "version"], _obj(model_version=MV_REF)),
-    ("delete", "model-versions/delete", "Delete a version", {"name": TEXT, "version": VERSION},
+     {"name": TEXT_IN, "version": VERSION, "description": TEXT_IN}, ["name", "version"], _obj(model_version=MV_REF)),
+    ("delete", "model-versions/delete", "Delete a version", {"name": TEXT_IN, "version": VERSION},
      ["name", "version"], EMPTY),
-    ("get", "model-versions/get", "Get a version", {"name": TEXT, "version": VERSION}, ["name", "version"],
+    ("get", "model-versions/get", "Get a version", {"name": TEXT_IN, "version": VERSION}, ["name", "version"],
      _obj(model_version=MV_REF)),
     ("get", "model-versions/search", "Search versions", SEARCH, [],
      _obj(model_versions={"type": "array", "items": MV_REF}, next_page_token=TEXT)),
     ("get", "model-versions/get-download-uri", "Where a version's artifacts are",
-     {"name": TEXT, "version": VERSION}, ["name", "version"], _obj(artifact_uri=TEXT)),
+     {"name": TEXT_IN, "version": VERSION}, ["name", "version"], _obj(artifact_uri=TEXT)),
     ("post", "model-versions/transition-stage",
      "Move a version to a stage (Production files a promotion request and answers PERMISSION_DENIED)",
-     {"name": TEXT, "version": VERSION, "stage": TEXT, "archive_existing_versions": {"type": "boolean"}},
+     {"name": TEXT_IN, "version": VERSION, "stage": TEXT_IN, "archive_existing_versions": {"type": "boolean"}},
      ["name", "version", "stage"], _obj(model_version=MV_REF)),
     ("post", "model-versions/set-tag", "Set a tag on a version",
-     {"name": TEXT, "version": VERSION, "key": TEXT, "value": TEXT}, ["name", "version", "key"], EMPTY),
+     {"name": TEXT_IN, "version": VERSION, "key": TEXT_IN, "value": TEXT_IN}, ["name", "version", "key"], EMPTY),
     ("delete", "model-versions/delete-tag", "Delete a version's tag",
-     {"name": TEXT, "version": VERSION, "key": TEXT}, ["name", "version", "key"], EMPTY),
+     {"name": TEXT_IN, "version": VERSION, "key": TEXT_IN}, ["name", "version", "key"], EMPTY),
 ]
 
 MLFLOW_ERROR = {

@@ -14,7 +14,8 @@ NAME = {
     "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._\-]{1,128}$"},
 }
 ROW = {"type": "object", "additionalProperties": True, "description": "One row: {feature: value}."}
-ROWS = {"type": "array", "items": ROW, "minItems": 1, "maxItems": MAX_ROWS}
+# More than MAX_ROWS rows is a size limit (413), not a schema violation.
+ROWS = {"type": "array", "items": ROW, "minItems": 1, "description": f"At most {MAX_ROWS} rows (413 beyond)."}
 ROW_HEADERS = {
     "X-Request-ID": {"schema": {"type": "string"}, "description": "The request id (the caller's, when sane)."},
 }
