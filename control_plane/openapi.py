@@ -110,6 +110,15 @@ def error_responses(*statuses: int) -> dict:
     }
 
 
+# Path parameters every app shares: the model name's URL converter (control_plane.urls),
+# and examples that the Swagger UI pre-fills (and schemathesis tries first).
+MODEL_NAME = r"^[A-Za-z0-9._\-]{1,128}$"
+PATH_PARAMETERS = {
+    "name": ({"pattern": MODEL_NAME}, "churn-predictor"),
+    "version": ({}, 1),
+}
+
+
 def tag_for(path: str) -> str:
     for pattern, tag in TAG_RULES:
         if re.search(pattern, path):
@@ -127,6 +136,15 @@ class ApiAutoSchema(AutoSchema):
     def get_summary(self) -> str | None:
         operation_id = self.get_operation_id()
         return SUMMARIES.get(operation_id) or operation_id.replace("_", " ").capitalize()
+
+    def _resolve_path_parameters(self, variables):
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] in PATH_PARAMETERS:
+                schema, example = PATH_PARAMETERS[parameter["name"]]
+                parameter["schema"] = {**parameter["schema"], **schema}
+                parameter["example"] = example
+        return parameters
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

@@ -2,7 +2,7 @@
 (serving/api.py, the hot path), which drf-spectacular cannot see. A postprocessing hook
 (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]) adds them to the generated document."""
 
-from control_plane.openapi import error_responses
+from control_plane.openapi import MODEL_NAME, error_responses
 
 from .api import MAX_ROWS
 
@@ -11,7 +11,8 @@ NAME = {
     "in": "path",
     "required": True,
     "description": "The registered model's name.",
-    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._\-]{1,128}$"},
+    "schema": {"type": "string", "pattern": MODEL_NAME},
+    "example": "churn-predictor",
 }
 ROW = {"type": "object", "additionalProperties": True, "description": "One row: {feature: value}."}
 # More than MAX_ROWS rows is a size limit (413), not a schema violation.
