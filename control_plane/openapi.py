@@ -10,7 +10,7 @@
   body or to a change of state (WITH_BODY, ON_WRITE); statuses an endpoint declares
   itself keep its own description.
 - Input serializers that refuse unknown fields (api_base.StrictSerializer) say so:
-  additionalProperties is false.
+  additionalProperties is false; so does a serializer whose Meta says `closed = True`.
 - A GET answering a list is paginated (api_base.paginate is how lists are answered):
   documented as {count, next, previous, results} with page and page_size.
 """
@@ -148,8 +148,11 @@ class ApiAutoSchema(AutoSchema):
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
-        if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
+        instance = force_instance(serializer)
+        if direction == "request" and isinstance(instance, StrictSerializer):
             schema["additionalProperties"] = False  # unknown fields are refused with 422
+        elif getattr(getattr(instance, "Meta", None), "closed", False):
+            schema["additionalProperties"] = False
         return schema
 
     def _get_paginator(self):

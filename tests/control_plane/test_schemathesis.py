@@ -15,6 +15,11 @@ What is not checked, and why:
   config depending on its kind, references to users or versions that must exist, the
   stage a version is in) and refuses such schema-valid input with the documented 422
   (MLflow's API: 400 INVALID_PARAMETER_VALUE).
+- negative_data_rejection is off for the MLflow-compatible API: it reads parameters as
+  registry/mlflow_shapes.Params does, leniently (a number as its text, null as absent,
+  a list by its first item, as query strings arrive; fields it does not use ignored),
+  so MLflow clients of any version get the answer MLflow gives them. Server errors and
+  response shapes are still checked there.
 - The stateful phase is off: the document declares no OpenAPI links between operations;
   each operation is tested alone (the stateful checks run, on single calls).
 - No response-time limit: wall-clock checks make a test flaky on a shared 2-core box.
@@ -44,6 +49,12 @@ CONFIG = schemathesis.Config.from_dict(
             "enabled": True,
             "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422"]},
         },
+        "operations": [
+            {
+                "include-path-regex": r"^/api/2\.0/mlflow/",
+                "checks": {"negative_data_rejection": {"enabled": False}},
+            },
+        ],
     }
 )
 
