@@ -32,6 +32,10 @@ STATUSES = {
     },
 }
 
+def _json_body(schema: dict, **other_media: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}, **other_media}}
+
+
 PREDICT = {
     "operationId": "serve_predict",
     "summary": "Score rows with the model's live version (champion or challenger)",
@@ -44,22 +48,17 @@ PREDICT = {
     "tags": ["Serving"],
     "security": [{"BearerAuth": []}],
     "parameters": [NAME],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["instances"],
-                    "properties": {
-                        "instances": ROWS,
-                        "request_id": {"type": "string", "description": "Kept when sane; rows get <id>-<i>."},
-                        "routing_key": {"type": "string", "description": "Sticky canary routing (e.g. a user id)."},
-                    },
-                }
-            }
-        },
-    },
+    "requestBody": _json_body(
+        {
+            "type": "object",
+            "required": ["instances"],
+            "properties": {
+                "instances": ROWS,
+                "request_id": {"type": "string", "description": "Kept when sane; rows get <id>-<i>."},
+                "routing_key": {"type": "string", "description": "Sticky canary routing (e.g. a user id)."},
+            },
+        }
+    ),
     "responses": {
         "200": {
             "description": "The predictions, in row order",
@@ -100,33 +99,28 @@ INVOCATIONS = {
         NAME,
         {"name": "X-Routing-Key", "in": "header", "required": False, "schema": {"type": "string"}},
     ],
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
+    "requestBody": _json_body(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "dataframe_split": {
                     "type": "object",
-                    "minProperties": 1,
-                    "maxProperties": 1,
+                    "required": ["data"],
                     "properties": {
-                        "dataframe_split": {
-                            "type": "object",
-                            "required": ["data"],
-                            "properties": {
-                                "columns": {"type": "array", "items": {"type": "string"}},
-                                "data": {"type": "array", "items": {"type": "array", "items": {}}},
-                            },
-                        },
-                        "dataframe_records": ROWS,
-                        "instances": ROWS,
-                        "inputs": {"oneOf": [ROWS, {"type": "object", "additionalProperties": True}]},
+                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "data": {"type": "array", "items": {"type": "array", "items": {}}},
                     },
-                    "additionalProperties": False,
-                }
+                },
+                "dataframe_records": ROWS,
+                "instances": ROWS,
+                "inputs": {"oneOf": [ROWS, {"type": "object", "additionalProperties": True}]},
             },
-            "text/csv": {"schema": {"type": "string"}},
+            "additionalProperties": False,
         },
-    },
+        **{"text/csv": {"schema": {"type": "string"}}},
+    ),
     "responses": {
         "200": {
             "description": "MLflow's answer shape",
