@@ -65,8 +65,11 @@ def saved_model(tmp_path_factory):
 
 
 @pytest.fixture
-def world(db, settings, tmp_path, saved_model):
+def world(db, settings, tmp_path, monkeypatch, saved_model):
     """People with roles, and churn-predictor v1 in Production (v2 in Staging)."""
+    # A generated registry_uri such as "0" makes MLflow create a file store in the working
+    # directory (reported to the owner of the import's URL checks): keep it in tmp_path.
+    monkeypatch.chdir(tmp_path)
     settings.PREDICTION_LOG_BACKEND = "direct"
     settings.VAR_DIR = tmp_path / "var"
     from serving import auth
