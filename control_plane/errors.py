@@ -42,6 +42,23 @@ class Forbidden(ServiceError):
     code = "forbidden"
 
 
+# The code an error answer carries when nothing more specific names it.
+STATUS_CODES = {
+    400: "malformed_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "throttled",
+    500: "internal_error",
+}
+
+
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -75,16 +92,6 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
-    codes = {
-        401: "not_authenticated",
-        403: "permission_denied",
-        404: "not_found",
-        405: "method_not_allowed",
-        406: "not_acceptable",
-        413: "payload_too_large",
-        415: "unsupported_media_type",
-        429: "throttled",
-    }
     detail = getattr(exc, "detail", str(exc))
-    response.data = error_body(codes.get(response.status_code, "error"), str(detail))
+    response.data = error_body(STATUS_CODES.get(response.status_code, "error"), str(detail))
     return response

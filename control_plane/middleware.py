@@ -1,9 +1,11 @@
 import time
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 
-from . import metrics
+from . import input_sanity, metrics
+from .errors import STATUS_CODES, error_body
 from .request_context import (
     new_request_id,
     reset_current_request,
@@ -73,3 +75,85 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+MLFLOW_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+# Scoring rows may carry NaN or Infinity: the serving schema check names the feature (422).
+NON_FINITE_ALLOWED_PREFIX = "/api/v1/serve/"
+CHECKED_TEXT_TYPES = ("", "application/json", "text/plain", "text/csv")
+
+
+class InputSanityMiddleware:
+    """Refuse what no view can parse or store (control_plane/input_sanity.py): NUL and lone
+    surrogates in parameters and JSON, JSON nested too deep, non-finite JSON numbers.
+    API paths answer in their own error format; pages get Django's 400."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            self._check(request)
+        except input_sanity.Rejected as exc:
+            return self._refusal(request, exc)
+        return self.get_response(request)
+
+    @staticmethod
+    def _check(request) -> None:
+        if request.META.get("QUERY_STRING"):
+            input_sanity.check_params((key, value) for key, values in request.GET.lists() for value in values)
+        if request.method in ("GET", "HEAD", "OPTIONS") and not request.META.get("CONTENT_LENGTH"):
+            return
+        content_type = request.content_type or ""
+        if content_type == "application/x-www-form-urlencoded":
+            input_sanity.check_params((key, value) for key, values in request.POST.lists() for value in values)
+        elif content_type in CHECKED_TEXT_TYPES or content_type.endswith("+json"):
+            body = request.body
+            if not body:
+                return
+            if content_type == "text/csv":
+                if b"\x00" in body:
+                    raise input_sanity.Rejected("body", "The CSV body contains a NUL character.")
+                return
+            input_sanity.check_json(
+                body,
+                max_depth=settings.MAX_JSON_DEPTH,
+                allow_non_finite=request.path_info.startswith(NON_FINITE_ALLOWED_PREFIX),
+            )
+
+    @staticmethod
+    def _refusal(request, exc: input_sanity.Rejected):
+        path = request.path_info
+        if path.startswith(MLFLOW_PREFIXES):  # MLflow's error shape, as its client expects
+            return JsonResponse({"error_code": "INVALID_PARAMETER_VALUE", "message": exc.message}, status=400)
+        if path.startswith("/api/"):
+            return JsonResponse(error_body(exc.code, exc.message, {exc.field: [exc.message]}), status=exc.status)
+        raise BadRequest(exc.message)
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /api/, every error answers in the API's JSON format, whoever produced it:
+    the URL resolver's 404, require_POST's 405, the CSRF 403, Django's 400 and 500 pages."""
+
+    KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or not request.path_info.startswith("/api/"):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        status = response.status_code
+        message = {
+            404: f"No API endpoint at {request.path}.",
+            405: f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}.",
+            500: "Internal error; the server log has the details under this request's X-Request-ID.",
+        }.get(status, response.reason_phrase + ".")
+        json_response = JsonResponse(error_body(STATUS_CODES.get(status, "error"), message), status=status)
+        for header in self.KEPT_HEADERS:
+            if header in response:
+                json_response[header] = response[header]
+        return json_response

@@ -49,9 +49,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "control_plane.middleware.RequestIdMiddleware",
     "control_plane.middleware.MetricsMiddleware",
+    "control_plane.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "control_plane.middleware.BodySizeLimitMiddleware",
+    "control_plane.middleware.InputSanityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,6 +131,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Request bodies above this answer 413 before anything is parsed.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+# JSON bodies nested deeper than this answer 400 before any parser recurses into them.
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=32)
 
 # --- Security (production values come from the environment; `check --deploy` is clean with them).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
@@ -195,7 +199,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["control_plane.permissions.CanRead"],
     "DEFAULT_PAGINATION_CLASS": "control_plane.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "control_plane.openapi.ApiAutoSchema",
     "EXCEPTION_HANDLER": "control_plane.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -214,6 +218,31 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {
         "securitySchemes": {"BearerAuth": {"type": "http", "scheme": "bearer"}},
     },
+    # Hand-written parts: the data plane's plain Django views and the MLflow-compatible API.
+    "POSTPROCESSING_HOOKS": [
+        "serving.openapi.add_serving_paths",
+        "registry.openapi_mlflow.add_mlflow_paths",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
+    # Operations are tagged by control_plane.openapi.TAG_RULES; this is the manual's order.
+    "TAGS": [
+        {"name": "Models", "description": "Registered models: create, describe, set the approval policy, roll back."},
+        {"name": "Versions", "description": "Versions of a model, registered from an MLflow URI, and their stages."},
+        {"name": "Promotions", "description": "Requests to put a Staging version in Production: the gate's "
+         "evidence and the four-eyes approval."},
+        {"name": "Deployments", "description": "Shadow, canary and blue/green rollouts of a challenger."},
+        {"name": "Serving", "description": "The data plane: score rows with the live version."},
+        {"name": "Predictions", "description": "The prediction log, ground-truth feedback and batch scoring."},
+        {"name": "Monitoring", "description": "Reference profiles, drift policies and drift reports."},
+        {"name": "Retraining", "description": "Retraining policies, runs and replays."},
+        {"name": "Feature store", "description": "Entities, feature views, online and historical features."},
+        {"name": "Notifications", "description": "Email, Slack and webhook channels and their deliveries."},
+        {"name": "Journal", "description": "Every state change: who, what, when, with the request id."},
+        {"name": "Tokens", "description": "API tokens: read-only, serve-only, limited to models, expiring."},
+        {"name": "Import", "description": "Copy models and versions from an MLflow registry."},
+        {"name": "MLflow-compatible registry", "description": "MLflow's model-registry REST API, so "
+         "mlflow.set_registry_uri(<this server>) works; governance holds there too."},
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "registry.stages.STAGE_CHOICES",
         "PromotionStatusEnum": "registry.models.PromotionStatus.choices",

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from control_plane.api_base import errors
 from control_plane.errors import Invalid, ServiceError
+from control_plane.pagination import StrictPageSize
 from control_plane.permissions import requires
 from control_plane.roles import REGISTER
 
@@ -23,14 +24,12 @@ class TooManyItems(ServiceError):
     code = "payload_too_large"
 
 
-class PredictionPagination(CursorPagination):
+class PredictionPagination(StrictPageSize, CursorPagination):
     """Cursor pages (newest first): stable while rows keep arriving, and no COUNT(*) over a
     table of millions of rows. Answers {next, previous, results}."""
 
     ordering = ("-ts", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class PredictionOut(serializers.ModelSerializer):
@@ -83,7 +82,7 @@ def _int_param(params, name: str) -> int | None:
     raw = params.get(name)
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise Invalid(f"'{name}' must be a positive integer.", details={name: ["Must be a positive integer."]})
     return int(raw)
 

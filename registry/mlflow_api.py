@@ -338,6 +338,10 @@ class MlflowEndpoint(APIView):
     permission_classes: list = []
     parser_classes = [JSONParser]
 
+    @property
+    def allowed_methods(self):  # the Allow header names this path's methods, not the class's
+        return [*sorted(self.handlers), "OPTIONS"]
+
     def get(self, request):
         return self._answer(request)
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from control_plane import roles, token_scope
 from control_plane.api_base import StrictSerializer, errors, paginate
-from control_plane.errors import NotFound
+from control_plane.errors import Invalid, NotFound
 from control_plane.permissions import requires
 
 from . import batch_services
@@ -99,8 +99,13 @@ class BatchJobListApi(APIView):
         jobs = token_scope.only_allowed(BatchJob.objects, "model__name").select_related("model", "version", "created_by")
         if request.query_params.get("model"):
             jobs = jobs.filter(model__name=request.query_params["model"])
-        if request.query_params.get("status"):
-            jobs = jobs.filter(status=request.query_params["status"])
+        status = request.query_params.get("status")
+        if status:
+            if status not in BatchJob.Status.values:
+                raise Invalid(
+                    f"Unknown status '{status}'.", details={"status": [f"One of {', '.join(BatchJob.Status.values)}."]}
+                )
+            jobs = jobs.filter(status=status)
         return paginate(self, request, jobs, BatchJobOut)
 
     @extend_schema(

@@ -1,6 +1,6 @@
 """GET/PUT /api/v1/models/{name}/deployment/ and POST .../deployment/{action}/."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,6 +55,7 @@ class ImplicitDeploymentOut(serializers.Serializer):
 
     class Meta:
         ref_name = "ImplicitDeployment"
+        closed = True  # documented without extra properties, so a full Deployment never matches it too
 
 
 class DeploymentApi(APIView):
@@ -71,7 +72,18 @@ class DeploymentApi(APIView):
         class Meta:
             ref_name = "DeploymentConfigure"
 
-    @extend_schema(operation_id="deployment_retrieve", responses={200: DeploymentOut, **errors(401, 403, 404)})
+    @extend_schema(
+        operation_id="deployment_retrieve",
+        responses={
+            # A model with only a Production version is served without a deployment row.
+            200: PolymorphicProxySerializer(
+                component_name="DeploymentOrImplicit",
+                serializers=[DeploymentOut, ImplicitDeploymentOut],
+                resource_type_field_name=None,
+            ),
+            **errors(401, 403, 404),
+        },
+    )
     def get(self, request, name):
         model = registry_selectors.model_get(name)
         deployment = (

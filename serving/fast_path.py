@@ -1,7 +1,7 @@
 """A lean Django handler for the data plane.
 
 Every scoring request (POST /api/v1/serve/...) goes through a Django handler of its own,
-with only the middleware these views use (request id, metrics, security headers, body limit)
+with only the middleware these views use (request id, metrics, JSON errors, security headers, body limit, input sanity)
 and a URLconf of the two scoring routes; every other request goes to the full stack. Same
 views, same answers, same signals (database connections are still recycled per request):
 what is skipped is sessions, CSRF, users, messages, static files and resolving against the
@@ -21,8 +21,10 @@ URLCONF = "serving.fast_urls"
 MIDDLEWARE = (
     "control_plane.middleware.RequestIdMiddleware",
     "control_plane.middleware.MetricsMiddleware",
+    "control_plane.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "control_plane.middleware.BodySizeLimitMiddleware",
+    "control_plane.middleware.InputSanityMiddleware",
 )
 
 
