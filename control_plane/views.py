@@ -5,7 +5,6 @@ uses), write only through services, and turn a ServiceError into a message on th
 page with the error's status code.
 """
 
-import json
 from functools import wraps
 
 from django.contrib import messages
@@ -20,6 +19,7 @@ from registry import selectors as registry_selectors
 
 from . import tokens
 from .api import _visible_tokens, event_filter
+from .event_display import event_links, payload_fields
 from .errors import Invalid, NotFound, ServiceError
 from .models import Event
 from .roles import DECIDE_PROMOTION, MANAGE_USERS, user_can, user_roles
@@ -105,14 +105,6 @@ def home(request):
 # --- Audit trail ----------------------------------------------------------------------
 
 
-def _compact(payload) -> str:
-    if not payload:
-        return ""
-    if isinstance(payload, dict):
-        return ", ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(payload.items()))
-    return json.dumps(payload, sort_keys=True)
-
-
 @role_required
 def audit_trail(request):
     status = 200
@@ -124,9 +116,8 @@ def audit_trail(request):
         qs = Event.objects.none()
     page = Paginator(qs, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     for event in page.object_list:
-        event.payload_text = _compact(event.payload)
-        promotion = event.payload.get("promotion_request") if isinstance(event.payload, dict) else None
-        event.promotion_id = promotion if isinstance(promotion, int) else None
+        event.fields = payload_fields(event.payload)
+        event.links = event_links(event_type=event.type, model_name=event.model_name, payload=event.payload)
     event_types = Event.objects.order_by("type").values_list("type", flat=True).distinct()
     return render(
         request,
