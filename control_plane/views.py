@@ -134,11 +134,15 @@ def audit_trail(request):
 # --- API tokens -----------------------------------------------------------------------
 
 
+ISSUED_SESSION_KEY = "issued_token"
+
+
 @role_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
+    """Post/Redirect/Get: a created token's secret rides the session to the next GET,
+    shown once, so reloading the page shows the list and never creates a second token."""
     status = 200
-    issued = None
     if request.method == "POST":
         try:
             issued = tokens.token_create(
@@ -148,17 +152,24 @@ def token_list(request):
                 read_only=request.POST.get("read_only") == "on",
                 expires_days=_int_or_none(request.POST.get("expires_days"), "expires_days", high=3650),
             )
-            messages.success(request, f"Token '{issued.token.name}' created.")
         except ServiceError as exc:
             status = refuse(request, exc)
+        else:
+            request.session[ISSUED_SESSION_KEY] = {"name": issued.token.name, "secret": issued.secret}
+            messages.success(request, f"Token '{issued.token.name}' created.")
+            return redirect("tokens")
+    return _tokens_page(request, status=status, posted=request.POST if status >= 400 else {})
+
+
+def _tokens_page(request, *, status: int = 200, posted=None):
     return render(
         request,
         "control_plane/tokens.html",
         {
             "tokens": _visible_tokens(request.user).order_by("-created_at"),
-            "issued": issued,
+            "issued": request.session.pop(ISSUED_SESSION_KEY, None) if status == 200 else None,
             "show_owner": user_can(request.user, MANAGE_USERS),
-            "posted": request.POST if status >= 400 else {},
+            "posted": posted or {},
         },
         status=status,
     )
@@ -170,16 +181,6 @@ def token_revoke(request, pk):
     try:
         token = tokens.token_revoke(actor=request.user, token_id=pk)
     except ServiceError as exc:
-        status = refuse(request, exc)
-        return render(
-            request,
-            "control_plane/tokens.html",
-            {
-                "tokens": _visible_tokens(request.user).order_by("-created_at"),
-                "show_owner": user_can(request.user, MANAGE_USERS),
-                "posted": {},
-            },
-            status=status,
-        )
+        return _tokens_page(request, status=refuse(request, exc))
     messages.success(request, f"Token '{token.name}' ({token.prefix}…) is revoked.")
     return redirect("tokens")
