@@ -33,3 +33,14 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = get_request_id() or "-"
         return True
+
+
+class ClientErrorLogFilter(logging.Filter):
+    """A 4xx answer (a 403, a 404) is the client's mistake: log its one line, without the
+    traceback Django attaches; 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.exc_info and isinstance(status, int) and 400 <= status < 500:
+            record.exc_info, record.exc_text = None, None
+        return True
