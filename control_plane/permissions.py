@@ -1,7 +1,7 @@
 from rest_framework import permissions
 
 from .models import ApiToken
-from .roles import READ, user_can
+from .roles import READ, not_allowed, user_can
 
 
 def _token(request) -> ApiToken | None:
@@ -39,7 +39,7 @@ def requires(capability: str, *, methods: tuple[str, ...] = ("POST", "PUT", "PAT
             if not super().has_permission(request, view):
                 return False
             if request.method in methods and not user_can(request.user, capability):
-                self.message = f"Your role does not allow '{capability}'."
+                self.message = not_allowed(capability, request.user)
                 return False
             return True
 

@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -70,6 +71,11 @@ def _int_or_none(raw: str | None, field: str, *, low: int = 1, high: int | None 
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise Invalid(f"'{field}' must be {bounds}.", details={field: [f"Must be {bounds}."]})
     return value
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the real one."""
+    return redirect(staticfiles_storage.url("favicon.svg"), permanent=False)
 
 
 # --- Home -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 (one job, with a progress bar the page keeps up to date from the API, and Cancel)."""
 
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from control_plane import roles
@@ -18,7 +19,9 @@ JOBS_PER_PAGE = 25
 
 @role_required
 def batch_jobs_page(request, name):
-    model = get_object_or_404(RegisteredModel, name=name)
+    model = RegisteredModel.objects.filter(name=name).first()
+    if model is None:
+        raise Http404(f"There is no model named '{name}'.")
     jobs = BatchJob.objects.filter(model=model).select_related("version", "created_by")
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "serving/batch_jobs.html", {"model": model, "page": page})
@@ -27,7 +30,9 @@ def batch_jobs_page(request, name):
 @role_required
 @require_http_methods(["GET", "POST"])
 def batch_job_page(request, job_id):
-    job = get_object_or_404(BatchJob.objects.select_related("model", "version", "created_by"), pk=job_id)
+    job = BatchJob.objects.select_related("model", "version", "created_by").filter(pk=job_id).first()
+    if job is None:
+        raise Http404(f"There is no batch job #{job_id}.")
     status = 200
     if request.method == "POST":
         try:

@@ -30,7 +30,7 @@ ACTIONS = ("pause", "resume", "promote", "abort", "cutover", "rollback")
 
 def _require(actor: User, capabilities: tuple[str, ...]) -> None:
     if not any(roles.user_can(actor, c) for c in capabilities):
-        raise Forbidden(f"Your role does not allow '{capabilities[-1]}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(capabilities[-1], actor), code="permission_denied")
 
 
 def _live(model: RegisteredModel) -> Deployment | None:

@@ -164,7 +164,8 @@ def promotion_approve(
         override_reason = (override_reason or "").strip()
         if not gate["passed"] and not override_reason:
             raise Invalid(
-                "The release gate fails (" + ", ".join(gate["failing"]) + "); approve with an override_reason to proceed.",
+                f"The release gate fails ({_failing_labels(gate)}); to approve anyway, give an override reason "
+                "(override_reason in the API), which is recorded and shown to everyone.",
                 code="gate_failed",
                 details={"failing_checks": gate["failing"], "gate": gate},
             )
@@ -258,3 +259,8 @@ def promotion_complete(*, request_id: int, reason: str) -> ModelVersion:
             raise Conflict(f"{version} left Staging during its rollout.", code="promotion_stale")
         _make_production(model, version, kind=Kind.PROMOTION, actor=None, reason=reason, request=request)
     return version
+
+
+def _failing_labels(gate: dict) -> str:
+    labels = {c["name"]: c.get("label") or c["name"] for c in gate.get("checks", [])}
+    return ", ".join(labels.get(name, name) for name in gate["failing"])
