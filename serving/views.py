@@ -137,10 +137,12 @@ def deployment_page(request, name):
         "histograms": data["histograms"],
         "timeline": ComparisonTimelineOut(data["timeline"]).data,
     }
-    analyses = [
-        {**a, "metric_pairs": sorted(a["metrics"].items()) if isinstance(a["metrics"], dict) else []}
-        for a in data["timeline"]["analyses"]
-    ]
+    analyses = _group_waits(
+        [
+            {**a, "metric_pairs": sorted(a["metrics"].items()) if isinstance(a["metrics"], dict) else []}
+            for a in data["timeline"]["analyses"]
+        ]
+    )
     return render(
         request,
         "serving/deployment.html",
@@ -153,3 +155,18 @@ def deployment_page(request, name):
             "chart": chart,
         },
     )
+
+
+def _group_waits(analyses: list[dict]) -> list[dict]:
+    """Consecutive "wait" ticks fold into one entry ({"waits": [...]}) the page shows collapsed;
+    decisions (pass, fail) stay rows of their own."""
+    grouped: list[dict] = []
+    for a in analyses:
+        if a["decision"] == "wait":
+            if grouped and "waits" in grouped[-1]:
+                grouped[-1]["waits"].append(a)
+            else:
+                grouped.append({"waits": [a]})
+        else:
+            grouped.append(a)
+    return grouped
