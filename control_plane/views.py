@@ -89,6 +89,7 @@ def home(request):
             "model": m,
             "production": registry_selectors.production_version(m),
             "staging": registry_selectors.staging_versions(m),
+            "updated": registry_selectors.model_last_change(m),
         }
         for m in models
     ]

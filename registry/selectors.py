@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from control_plane import roles
 from control_plane.errors import NotFound
@@ -23,7 +23,8 @@ def model_list(*, search: str = "") -> QuerySet[RegisteredModel]:
     )
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs.order_by("name")
+    # "Updated" means the model or any version's stage changed (a promotion, a rollback).
+    return qs.annotate(last_stage_change=Max("transitions__created_at")).order_by("name")
 
 
 def model_get(name: str) -> RegisteredModel:
@@ -172,3 +173,9 @@ def promotion_stale_reason(request: PromotionRequest) -> str:
             "file a new request so approvers see the current state."
         )
     return ""
+
+
+def model_last_change(model: RegisteredModel) -> datetime:
+    """The later of the model row's own update and its newest stage change."""
+    changed = getattr(model, "last_stage_change", None)
+    return max(model.updated_at, changed) if changed else model.updated_at

@@ -69,10 +69,28 @@ def _model_page(request, name, *, status=200, posted=None):
             "promotions": _with_state(selectors.promotion_list(model_name=model.name)[:20]),
             "can_rollback": user_can(request.user, ROLLBACK),
             "rollback_targets": _rollback_targets(model, timeline),
+            "summary": _summary(model),
             "posted": posted or {},
         },
         status=status,
     )
+
+
+def _summary(model) -> dict:
+    """The facts an owner looks for first: what is in Production and since when, the live
+    rollout, the latest drift verdict, the pending requests."""
+    from monitoring.models import DriftReport
+
+    production = selectors.production_version(model)
+    latest_drift = (
+        DriftReport.objects.filter(model=model, status=DriftReport.Status.SUCCEEDED).order_by("-created_at").first()
+    )
+    return {
+        "production": production,
+        "rollout": rollout.model_rollout(model=model),
+        "drift": latest_drift,
+        "pending": selectors.promotion_list(status=PromotionStatus.PENDING, model_name=model.name).count(),
+    }
 
 
 @role_required
