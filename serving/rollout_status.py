@@ -76,6 +76,7 @@ def describe(d: Deployment) -> dict:
         "strategy": d.strategy,
         "state": d.state,
         "live": d.state in Deployment.LIVE_STATES,
+        "from_request": d.promotion_request_id is not None,
         "weight": d.challenger_weight,
         "first_weight": start,
         "step": _step_text(d),
