@@ -128,6 +128,7 @@ def _version_page(request, name, version, *, status=200, posted=None):
         {
             "model": mv.model,
             "mv": mv,
+            "production_version": selectors.production_version(mv.model),
             "promotions": promotions,
             "pending_request": pending,
             "metrics": _pairs(mv.metrics),

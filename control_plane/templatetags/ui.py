@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from django import template
 from django.utils import timezone
 
-from control_plane.event_display import WORDS
+from control_plane.event_display import WORDS, number_text
 
 register = template.Library()
 
@@ -37,3 +37,11 @@ def failing_labels(gate) -> str:
         return ""
     labels = {c.get("name"): c.get("label") or c.get("name") for c in gate.get("checks") or [] if isinstance(c, dict)}
     return ", ".join(labels.get(name, name) for name in gate.get("failing") or [])
+
+
+@register.filter
+def num(value):
+    """A number to 4 significant digits (0.86, 0.3123, 12,500), '—' for none."""
+    if value is None or value == "":
+        return "—"
+    return number_text(value) if isinstance(value, (int, float)) else str(value)
