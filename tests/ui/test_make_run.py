@@ -176,3 +176,23 @@ def test_a_403_logs_one_line_and_emails_go_to_files(demo):
     assert wait_for(lambda: any("Forbidden" in line for line in demo.lines[before:]), timeout=10)
     assert "Traceback" not in demo.output
     assert "Content-Transfer-Encoding" not in demo.output and "Subject: [ML control plane]" not in demo.output
+
+
+def test_approving_the_demo_request_starts_a_canary_and_says_so(demo):
+    """README's tour, step 2: alice approves churn-predictor's request in the browser."""
+    headers = {"Authorization": f"Bearer {demo.token('victor')}"}
+    pending = requests.get(f"{demo.url}/api/v1/promotions/?status=pending", headers=headers, timeout=10).json()
+    churn = next(p for p in pending["results"] if p["model"] == "churn-predictor")
+    session = demo.login("alice")
+    page = session.get(f"{demo.url}/promotions/{churn['id']}/", timeout=60).text
+    assert 'id="running-rollout"' not in page  # v3's own shadow: no confirmation needed
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    answer = session.post(
+        f"{demo.url}/promotions/{churn['id']}/approve/",
+        data={"csrfmiddlewaretoken": csrf, "comment": "Shadow looks fine."},
+        headers={"Referer": f"{demo.url}/promotions/{churn['id']}/"},
+        timeout=60,
+    )
+    assert answer.status_code == 200 and answer.url.endswith(f"/promotions/{churn['id']}/")
+    assert "canary of churn-predictor v3 started at 5 % of traffic" in answer.text
+    assert 'id="outcome"' in answer.text and "/models/churn-predictor/deployment/" in answer.text
