@@ -2,7 +2,7 @@ from rest_framework import permissions
 
 from . import token_scope
 from .models import ApiToken
-from .roles import READ, user_can
+from .roles import READ, not_allowed, user_can
 
 
 def _token(request) -> ApiToken | None:
@@ -44,7 +44,7 @@ def requires(*capabilities: str, methods: tuple[str, ...] = ("POST", "PUT", "PAT
             if not super().has_permission(request, view):
                 return False
             if request.method in methods and not any(user_can(request.user, c) for c in capabilities):
-                self.message = f"Your role does not allow '{capabilities[-1]}'."
+                self.message = not_allowed(capabilities[-1], request.user)
                 return False
             return True
 

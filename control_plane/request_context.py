@@ -51,3 +51,14 @@ def reset_current_request(token: contextvars.Token) -> None:
 
 def current_request():
     return _request.get()
+
+
+class ClientErrorLogFilter(logging.Filter):
+    """A 4xx answer (a 403, a 404) is the client's mistake: log its one line, without the
+    traceback Django attaches; 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.exc_info and isinstance(status, int) and 400 <= status < 500:
+            record.exc_info, record.exc_text = None, None
+        return True

@@ -48,3 +48,26 @@ def user_capabilities(user: User | AnonymousUser) -> frozenset[str]:
 
 def user_can(user: User | AnonymousUser, capability: str) -> bool:
     return capability in user_capabilities(user)
+
+
+# What each capability lets a person do, in the words the pages use.
+CAPABILITY_WORDS = {
+    READ: "read models and requests",
+    REGISTER: "register models and versions",
+    CHANGE_STAGE: "move versions between stages",
+    REQUEST_PROMOTION: "request a promotion",
+    DECIDE_PROMOTION: "approve or reject promotion requests",
+    ROLLBACK: "roll a model back",
+    DELETE_MODEL: "delete models",
+    MANAGE_USERS: "manage users and other people's tokens",
+    MONITOR: "change drift monitoring or start drift runs",
+}
+
+
+def not_allowed(capability: str, user: User | AnonymousUser | None = None) -> str:
+    """'Your role (viewer) cannot approve or reject promotion requests; approvers and admins can.'"""
+    mine = sorted(user_roles(user)) if user is not None else []
+    holders = [f"{r}s" for r in ROLES if capability in ROLE_CAPABILITIES[r]]
+    who = " and ".join([", ".join(holders[:-1]), holders[-1]] if len(holders) > 1 else holders)
+    role = f"Your role ({', '.join(mine)})" if mine else "Your role"
+    return f"{role} cannot {CAPABILITY_WORDS.get(capability, capability.replace('_', ' '))}; {who} can."

@@ -25,6 +25,7 @@ PUBLISHED_SECRET_KEYS = ("insecure-dev-key-change-me-" + "x" * 40, "change-me-to
 SECRET_KEY = env.str("SECRET_KEY", default="") or PUBLISHED_SECRET_KEYS[0]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "control_plane.error_pages.csrf_failure"
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -77,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "control_plane.context_processors.roles",
             ],
+            "builtins": ["control_plane.templatetags.ui"],
         },
     },
 ]
@@ -168,13 +170,15 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ml-control-plane@localhost")
 EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[ML control plane] ")
 # Notifications name their mail backend apart from EMAIL_BACKEND, which test runners replace.
-# The embedded demo has no mail server: unless EMAIL_HOST is given, its mail goes to the console.
+# The embedded demo has no mail server: unless EMAIL_HOST is given, its mail is written to
+# files under var/mail/ (one per message), not printed over the server's log.
 NOTIFY_EMAIL_BACKEND = env.str(
     "NOTIFY_EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
+    default="django.core.mail.backends.filebased.EmailBackend"
     if EMBEDDED_DATABASE and not env.str("EMAIL_HOST", default="")
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
 NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
@@ -320,12 +324,15 @@ REFERENCE_DATA_ROOTS = [Path(p) for p in env.list("REFERENCE_DATA_ROOTS", defaul
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "control_plane.request_context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "control_plane.request_context.RequestIdLogFilter"},
+        "client_errors_briefly": {"()": "control_plane.request_context.ClientErrorLogFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "client_errors_briefly"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {

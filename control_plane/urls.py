@@ -33,6 +33,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
@@ -51,3 +52,7 @@ urlpatterns = [
     path("", include("serving.page_urls")),
     path("", include("monitoring.page_urls")),
 ]
+
+handler404 = "control_plane.error_pages.page_not_found"
+handler403 = "control_plane.error_pages.permission_denied"
+handler500 = "control_plane.error_pages.server_error"

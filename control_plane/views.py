@@ -5,12 +5,12 @@ uses), write only through services, and turn a ServiceError into a message on th
 page with the error's status code.
 """
 
-import json
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -20,6 +20,7 @@ from registry import selectors as registry_selectors
 
 from . import tokens
 from .api import _visible_tokens, event_filter
+from .event_display import event_links, payload_fields
 from .errors import Invalid, NotFound, ServiceError
 from .models import Event
 from .roles import DECIDE_PROMOTION, MANAGE_USERS, user_can, user_roles
@@ -72,6 +73,11 @@ def _int_or_none(raw: str | None, field: str, *, low: int = 1, high: int | None 
     return value
 
 
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the real one."""
+    return redirect(staticfiles_storage.url("favicon.svg"), permanent=False)
+
+
 # --- Home -----------------------------------------------------------------------------
 
 
@@ -83,6 +89,7 @@ def home(request):
             "model": m,
             "production": registry_selectors.production_version(m),
             "staging": registry_selectors.staging_versions(m),
+            "updated": registry_selectors.model_last_change(m),
         }
         for m in models
     ]
@@ -105,14 +112,6 @@ def home(request):
 # --- Audit trail ----------------------------------------------------------------------
 
 
-def _compact(payload) -> str:
-    if not payload:
-        return ""
-    if isinstance(payload, dict):
-        return ", ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(payload.items()))
-    return json.dumps(payload, sort_keys=True)
-
-
 @role_required
 def audit_trail(request):
     status = 200
@@ -124,9 +123,8 @@ def audit_trail(request):
         qs = Event.objects.none()
     page = Paginator(qs, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     for event in page.object_list:
-        event.payload_text = _compact(event.payload)
-        promotion = event.payload.get("promotion_request") if isinstance(event.payload, dict) else None
-        event.promotion_id = promotion if isinstance(promotion, int) else None
+        event.fields = payload_fields(event.payload)
+        event.links = event_links(event_type=event.type, model_name=event.model_name, payload=event.payload)
     event_types = Event.objects.order_by("type").values_list("type", flat=True).distinct()
     return render(
         request,
@@ -143,11 +141,15 @@ def audit_trail(request):
 # --- API tokens -----------------------------------------------------------------------
 
 
+ISSUED_SESSION_KEY = "issued_token"
+
+
 @role_required
 @require_http_methods(["GET", "POST"])
 def token_list(request):
+    """Post/Redirect/Get: a created token's secret rides the session to the next GET,
+    shown once, so reloading the page shows the list and never creates a second token."""
     status = 200
-    issued = None
     if request.method == "POST":
         try:
             issued = tokens.token_create(
@@ -157,17 +159,24 @@ def token_list(request):
                 read_only=request.POST.get("read_only") == "on",
                 expires_days=_int_or_none(request.POST.get("expires_days"), "expires_days", high=3650),
             )
-            messages.success(request, f"Token '{issued.token.name}' created.")
         except ServiceError as exc:
             status = refuse(request, exc)
+        else:
+            request.session[ISSUED_SESSION_KEY] = {"name": issued.token.name, "secret": issued.secret}
+            messages.success(request, f"Token '{issued.token.name}' created.")
+            return redirect("tokens")
+    return _tokens_page(request, status=status, posted=request.POST if status >= 400 else {})
+
+
+def _tokens_page(request, *, status: int = 200, posted=None):
     return render(
         request,
         "control_plane/tokens.html",
         {
             "tokens": _visible_tokens(request.user).order_by("-created_at"),
-            "issued": issued,
+            "issued": request.session.pop(ISSUED_SESSION_KEY, None) if status == 200 else None,
             "show_owner": user_can(request.user, MANAGE_USERS),
-            "posted": request.POST if status >= 400 else {},
+            "posted": posted or {},
         },
         status=status,
     )
@@ -179,16 +188,6 @@ def token_revoke(request, pk):
     try:
         token = tokens.token_revoke(actor=request.user, token_id=pk)
     except ServiceError as exc:
-        status = refuse(request, exc)
-        return render(
-            request,
-            "control_plane/tokens.html",
-            {
-                "tokens": _visible_tokens(request.user).order_by("-created_at"),
-                "show_owner": user_can(request.user, MANAGE_USERS),
-                "posted": {},
-            },
-            status=status,
-        )
+        return _tokens_page(request, status=refuse(request, exc))
     messages.success(request, f"Token '{token.name}' ({token.prefix}…) is revoked.")
     return redirect("tokens")

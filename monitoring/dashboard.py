@@ -318,6 +318,7 @@ def drift_report_page(model, report_id: int) -> dict | None:
         "drifted": [str(f) for f in (report.drifted_features or [])],
         "policy": policy,
         "severity_rule": severity_rule_text(),
+        "severity_rule_parts": severity_rule_parts(severity_rule_text()),
         "chart": {
             "model": model.name,
             "thresholds": {k: policy["thresholds"].get(k) for k in ("psi_moderate", "psi_major")},
@@ -337,3 +338,28 @@ def severity_rule_text() -> str:
         if isinstance(text, str) and text.strip():
             return text.strip()
     return (severity_rules.__doc__ or "").strip()
+
+
+def severity_rule_parts(text: str) -> dict:
+    """The rule's text as the page shows it: the paragraphs before the numbered steps, the
+    steps (each with its "- " sub-items) as lists, and the explanations after them; wrapped
+    lines joined, so nothing reads like a wrapped docstring."""
+    import re
+
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    intro, steps, notes = [], [], []
+    for paragraph in paragraphs:
+        lines = [line.strip() for line in paragraph.splitlines() if line.strip()]
+        if not re.match(r"\d+\.\s", lines[0]):
+            (notes if steps else intro).append(" ".join(lines))
+            continue
+        for line in lines:
+            if re.match(r"\d+\.\s", line):
+                steps.append({"text": re.sub(r"^\d+\.\s+", "", line), "items": []})
+            elif line.startswith("- "):
+                steps[-1]["items"].append(line[2:])
+            elif steps[-1]["items"]:
+                steps[-1]["items"][-1] += " " + line
+            else:
+                steps[-1]["text"] += " " + line
+    return {"intro": intro, "steps": steps, "notes": notes}

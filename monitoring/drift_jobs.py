@@ -72,7 +72,7 @@ def drift_report_start(
     window_hours), its Celery task enqueued after commit. A manual run of a version with
     no reference profile is refused (422); a scheduled one fails its report instead."""
     if actor is not None and not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.MONITOR, actor), code="permission_denied")
     chosen = _version(model, version)
     manual = trigger == DriftReport.Trigger.MANUAL
     if manual and chosen is None:

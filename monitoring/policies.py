@@ -213,7 +213,7 @@ def monitor_policy_get(model: RegisteredModel) -> MonitorPolicy:
 def monitor_policy_update(*, model: RegisteredModel, actor: User, **fields) -> MonitorPolicy:
     """Change the given fields (the others keep their values) and beat's PeriodicTask with them."""
     if not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.MONITOR, actor), code="permission_denied")
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
         policy = monitor_policy_get(model)

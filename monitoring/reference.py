@@ -334,7 +334,7 @@ def reference_profile_create(
     """Profile a reference table and store it as the version's profile (replacing an older
     one). Exactly one of data (an upload), path or mlflow_artifact."""
     if not roles.user_can(actor, roles.REGISTER):
-        raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.REGISTER, actor), code="permission_denied")
     if sum(x is not None for x in (data, path, mlflow_artifact)) != 1:
         raise Invalid(
             "Give exactly one of an uploaded file, 'path' or 'mlflow_artifact'.", details={"file": ["One source."]}

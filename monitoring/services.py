@@ -44,7 +44,7 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
     """Attach ground truth to logged predictions, every variant of each request. Idempotent:
     sending the same ground truth again changes nothing (not even ground_truth_at)."""
     if not roles.user_can(actor, roles.REGISTER):
-        raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.REGISTER, actor), code="permission_denied")
     result = FeedbackResult()
     now = timezone.now()
     with transaction.atomic():

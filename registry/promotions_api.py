@@ -141,6 +141,11 @@ class PromotionApproveApi(APIView):
     class InputSerializer(StrictSerializer):
         comment = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
         override_reason = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+        replace_rollout = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Confirm that this approval may replace the model's running rollout (else 409 rollout_running).",
+        )
 
         class Meta:
             ref_name = "PromotionApprove"

@@ -33,3 +33,33 @@ def start_rollout(*, request, actor) -> bool:
 
 def production_changed(*, model, actor) -> None:
     _production_changed(model=model, actor=actor)
+
+
+# What the pages and the approval need to know about rollouts, read from serving the same
+# way: the outcome of an approved request (a dict with "text", "state", "deployment"...),
+# and the rollout an approval would replace (None when nothing would be replaced).
+_request_outcome: Callable[..., dict | None] = lambda *, request: None  # noqa: E731
+_running_rollout: Callable[..., dict | None] = lambda *, model, version: None  # noqa: E731
+_model_rollout: Callable[..., dict | None] = lambda *, model: None  # noqa: E731
+
+
+def provide_status(
+    *,
+    request_outcome: Callable[..., dict | None],
+    running_rollout: Callable[..., dict | None],
+    model_rollout: Callable[..., dict | None],
+) -> None:
+    global _request_outcome, _running_rollout, _model_rollout
+    _request_outcome, _running_rollout, _model_rollout = request_outcome, running_rollout, model_rollout
+
+
+def request_outcome(*, request) -> dict | None:
+    return _request_outcome(request=request)
+
+
+def running_rollout(*, model, version) -> dict | None:
+    return _running_rollout(model=model, version=version)
+
+
+def model_rollout(*, model) -> dict | None:
+    return _model_rollout(model=model)

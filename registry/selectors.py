@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from control_plane import roles, token_scope
 from control_plane.errors import NotFound
@@ -24,7 +24,8 @@ def model_list(*, search: str = "") -> QuerySet[RegisteredModel]:
     )
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs.order_by("name")
+    # "Updated" means the model or any version's stage changed (a promotion, a rollback).
+    return qs.annotate(last_stage_change=Max("transitions__created_at")).order_by("name")
 
 
 def model_get(name: str) -> RegisteredModel:
@@ -153,3 +154,35 @@ def version_aliases(version: ModelVersion) -> list[str]:
     if version.stage == stages.PRODUCTION:
         names.append(settings.PRODUCTION_ALIAS)
     return sorted(names)
+
+
+def promotion_stale_reason(request: PromotionRequest) -> str:
+    """Why a pending request can no longer be approved ('' while it can): its version left
+    Staging, or the model got another Production version after it was filed. The approval
+    service refuses a stale request with this same reason."""
+    if request.status != PromotionStatus.PENDING:
+        return ""
+    version = request.version
+    if version.stage != stages.STAGING:
+        label = dict(stages.STAGE_CHOICES).get(version.stage, version.stage)
+        return f"v{version.version} has left Staging (it is {label}) since request #{request.pk} was filed."
+    current = (
+        ModelVersion.objects.filter(model_id=request.model_id, stage=stages.PRODUCTION)
+        .values_list("pk", "version")
+        .first()
+    )
+    if (current[0] if current else None) != request.production_version_at_request_id:
+        now = f"v{current[1]}" if current else "no version"
+        was = request.production_version_at_request
+        then = f"v{was.version}" if was else "no version"
+        return (
+            f"Production changed since request #{request.pk} was filed (then {then}, now {now}); "
+            "file a new request so approvers see the current state."
+        )
+    return ""
+
+
+def model_last_change(model: RegisteredModel) -> datetime:
+    """The later of the model row's own update and its newest stage change."""
+    changed = getattr(model, "last_stage_change", None)
+    return max(model.updated_at, changed) if changed else model.updated_at

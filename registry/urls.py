@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from . import views
+from . import compare_views, views
 
 urlpatterns = [
     path("models/<model:name>/", views.model_detail, name="model-detail"),
     path("models/<model:name>/rollback/", views.model_rollback, name="model-rollback"),
+    path("models/<model:name>/compare/", compare_views.version_compare, name="version-compare"),
     path("models/<model:name>/versions/<int:version>/", views.version_detail, name="version-detail"),
     path("models/<model:name>/versions/<int:version>/stage/", views.version_stage, name="version-stage"),
     path(

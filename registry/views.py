@@ -22,7 +22,7 @@ from control_plane.roles import (
 )
 from control_plane.views import _int_or_none, or_404, refuse, role_required
 
-from . import selectors, services, stages
+from . import rollout, selectors, services, stages
 from .gate import gate_evaluate
 from .models import PromotionStatus
 
@@ -66,13 +66,31 @@ def _model_page(request, name, *, status=200, posted=None):
             "tags": _pairs(model.tags),
             "aliases": list(selectors.model_aliases(model).items()),
             "timeline": timeline,
-            "promotions": selectors.promotion_list(model_name=model.name)[:20],
+            "promotions": _with_state(selectors.promotion_list(model_name=model.name)[:20]),
             "can_rollback": user_can(request.user, ROLLBACK),
             "rollback_targets": _rollback_targets(model, timeline),
+            "summary": _summary(model),
             "posted": posted or {},
         },
         status=status,
     )
+
+
+def _summary(model) -> dict:
+    """The facts an owner looks for first: what is in Production and since when, the live
+    rollout, the latest drift verdict, the pending requests."""
+    from monitoring.models import DriftReport
+
+    production = selectors.production_version(model)
+    latest_drift = (
+        DriftReport.objects.filter(model=model, status=DriftReport.Status.SUCCEEDED).order_by("-created_at").first()
+    )
+    return {
+        "production": production,
+        "rollout": rollout.model_rollout(model=model),
+        "drift": latest_drift,
+        "pending": selectors.promotion_list(status=PromotionStatus.PENDING, model_name=model.name).count(),
+    }
 
 
 @role_required
@@ -101,7 +119,7 @@ def model_rollback(request, name):
 
 def _version_page(request, name, version, *, status=200, posted=None):
     mv = or_404(selectors.version_get, name, version)
-    promotions = list(selectors.promotion_list(model_name=name).filter(version=mv))
+    promotions = _with_state(selectors.promotion_list(model_name=name).filter(version=mv))
     pending = next((p for p in promotions if p.status == PromotionStatus.PENDING), None)
     user = request.user
     return render(
@@ -110,6 +128,7 @@ def _version_page(request, name, version, *, status=200, posted=None):
         {
             "model": mv.model,
             "mv": mv,
+            "production_version": selectors.production_version(mv.model),
             "promotions": promotions,
             "pending_request": pending,
             "metrics": _pairs(mv.metrics),
@@ -175,13 +194,28 @@ def inbox(request):
         "registry/inbox.html",
         {
             "can_decide": can_decide,
-            "to_decide": selectors.promotion_inbox(user) if can_decide else [],
-            "mine": pending.filter(requested_by=user),
+            "to_decide": _with_state(selectors.promotion_inbox(user) if can_decide else []),
+            "mine": _with_state(pending.filter(requested_by=user)),
             # Approvers: open requests they already decided on; others: every open request of others.
-            "others": pending.filter(decisions__approver=user).distinct() if can_decide else pending.exclude(requested_by=user),
-            "recent_closed": selectors.promotion_list().exclude(status=PromotionStatus.PENDING)[:20],
+            "others": _with_state(
+                pending.filter(decisions__approver=user).distinct() if can_decide else pending.exclude(requested_by=user)
+            ),
+            "recent_closed": _with_state(selectors.promotion_list().exclude(status=PromotionStatus.PENDING)[:20]),
         },
     )
+
+
+def _with_state(promotions) -> list:
+    """Each open request with its gate as evaluated now and why it is stale ('' if not);
+    each closed one with what its approval did (rollout.request_outcome)."""
+    rows = list(promotions)
+    for p in rows:
+        if p.status == PromotionStatus.PENDING:
+            p.stale_reason = selectors.promotion_stale_reason(p)
+            p.gate_now = gate_evaluate(p.version)
+        else:
+            p.outcome = rollout.request_outcome(request=p)
+    return rows
 
 
 def _stored_time(gate) -> object:
@@ -209,6 +243,8 @@ def _promotion_page(request, pk, *, status=200, posted=None):
         gate_source = f"Stored when the request was filed ({promotion.created_at:%Y-%m-%d %H:%M} UTC)"
     is_requester = promotion.requested_by_id == user.id
     already_decided = any(d.approver_id == user.id for d in decisions)
+    stale_reason = selectors.promotion_stale_reason(promotion)
+    running = rollout.running_rollout(model=promotion.model, version=promotion.version) if is_pending else None
     transitions = sorted(promotion.transitions.all(), key=lambda t: (t.created_at, t.id))
     return render(
         request,
@@ -224,7 +260,17 @@ def _promotion_page(request, pk, *, status=200, posted=None):
             "transitions": transitions,
             "is_requester": is_requester,
             "already_decided": already_decided,
-            "can_decide": is_pending and not is_requester and not already_decided and user_can(user, DECIDE_PROMOTION),
+            "stale_reason": stale_reason,
+            "running_rollout": running,
+            "outcome": rollout.request_outcome(request=promotion) if not is_pending else None,
+            "can_file_again": bool(stale_reason)
+            and promotion.version.stage == stages.STAGING
+            and user_can(user, REQUEST_PROMOTION),
+            "can_decide": is_pending
+            and not stale_reason
+            and not is_requester
+            and not already_decided
+            and user_can(user, DECIDE_PROMOTION),
             "can_cancel": is_pending and (is_requester or user_can(user, MANAGE_USERS)),
             "posted": posted or {},
         },
@@ -243,14 +289,28 @@ def _decide(request, pk, action):
     except ServiceError as exc:
         return _promotion_page(request, pk, status=refuse(request, exc), posted=request.POST)
     if promotion.status == PromotionStatus.APPROVED:
-        messages.success(
-            request, f"Approved: {promotion.model.name} v{promotion.version.version} is now in Production."
-        )
+        messages.success(request, _approval_result(promotion))
     elif promotion.status == PromotionStatus.PENDING:
         messages.success(request, "Your approval is recorded; the request needs more approvals.")
     else:
         messages.success(request, f"Promotion request #{promotion.pk} is {promotion.status}.")
     return redirect(reverse("promotion-detail", kwargs={"pk": pk}))
+
+
+def _approval_result(promotion) -> str:
+    """What the approval actually did, from the records it left: a canary it started, or
+    the stage change it made."""
+    name, number = promotion.model.name, promotion.version.version
+    outcome = rollout.request_outcome(request=promotion)
+    if outcome is not None:
+        return (
+            f"Approved: canary of {name} v{number} started at {outcome['first_weight']} % of traffic; "
+            f"v{number} stays in Staging until every step passes. Follow it on the deployment page."
+        )
+    promotion.version.refresh_from_db(fields=["stage"])
+    if promotion.version.stage == stages.PRODUCTION:
+        return f"Approved: {name} v{number} is now in Production."
+    return f"Approved: request #{promotion.pk} is closed; {name} v{number} is in {promotion.version.stage}."
 
 
 @role_required
@@ -264,6 +324,7 @@ def promotion_approve(request, pk):
             request_id=pk,
             comment=request.POST.get("comment", ""),
             override_reason=request.POST.get("override_reason", ""),
+            replace_rollout=request.POST.get("replace_rollout") == "on",
         ),
     )
 

@@ -7,6 +7,14 @@ PY="$VENV/bin/python"
 export DJANGO_SETTINGS_MODULE=control_plane.settings
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+VAR_DIR=${CONTROL_PLANE_VAR_DIR:-$PWD/var}
+# Two gunicorn workers (and the Celery worker) write their metrics to one folder, so /metrics
+# adds them up instead of answering from whichever worker took the scrape.
+if [ -z "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  export PROMETHEUS_MULTIPROC_DIR="$VAR_DIR/prometheus"
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+fi
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 # With DEBUG off the server refuses the published default key: the demo gets a random one,
 # generated once into var/ (unless the environment or .env sets SECRET_KEY).
@@ -34,5 +42,8 @@ trap 'kill $pids 2>/dev/null; wait $pids 2>/dev/null' EXIT INT TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then mode="embedded: SQLite in var/"; else mode="PostgreSQL"; fi
 if [ -z "${REDIS_URL:-}" ]; then broker="filesystem broker in var/broker"; else broker="Redis"; fi
-echo "Control plane on http://$HOST:$PORT/ ($mode, $broker). Log in with a demo user above. Ctrl-C stops."
-"$VENV/bin/gunicorn" control_plane.wsgi --bind "$HOST:$PORT" --workers 2 --threads 4 --access-logfile - --log-level warning
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${EMAIL_HOST:-}" ]; then mail=" Emails are written to $VAR_DIR/mail/."; else mail=""; fi
+# gunicorn prints this once it listens (scripts/gunicorn_run.conf.py), not before.
+export CONTROL_PLANE_BANNER="Control plane on http://$HOST:$PORT/ ($mode, $broker). Log in with a demo user above.$mail Ctrl-C stops."
+"$VENV/bin/gunicorn" control_plane.wsgi --config scripts/gunicorn_run.conf.py --bind "$HOST:$PORT" \
+  --workers 2 --threads 4 --access-logfile - --log-level warning

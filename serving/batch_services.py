@@ -83,7 +83,7 @@ def batch_job_create(
     output: str | None = None,
 ) -> BatchJob:
     if not roles.user_can(actor, roles.REGISTER):
-        raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.REGISTER, actor), code="permission_denied")
     if (input_path is None) == (upload is None):
         raise Invalid("Give either an input path or an uploaded file.", details={"input": ["Input path or file."]})
     token_scope.require_model(model_name)
@@ -127,7 +127,7 @@ def _enqueue(job_id: int) -> None:
 
 def batch_job_cancel(*, actor: User, job_id: int) -> BatchJob:
     if not roles.user_can(actor, roles.REGISTER):
-        raise Forbidden(f"Your role does not allow '{roles.REGISTER}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(roles.REGISTER, actor), code="permission_denied")
     with transaction.atomic():
         job = BatchJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None:

@@ -162,7 +162,9 @@ class RollbackDrillApi(APIView):
     )
     def post(self, request, name):
         if not roles.user_can(request.user, roles.REGISTER) and not roles.user_can(request.user, roles.ROLLBACK):
-            raise Forbidden("Your role does not allow running a rollback drill.", code="permission_denied")
+            raise Forbidden(
+                "Your role cannot run a rollback drill; contributors, approvers and admins can.", code="permission_denied"
+            )
         drill = rollback_drill(registry_selectors.model_get(name))
         if drill is None:
             raise Conflict(f"Model '{name}' has no Production version to roll back to.", code="nothing_to_drill")

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from monitoring.models import PredictionLog
 from registry.gate import FAIL, NOT_AVAILABLE, PASS, CheckResult, provide_check
+from registry.models import ModelVersion
+from registry.stages import PRODUCTION
 
 from .drills import rollback_drill
 from .models import CanaryAnalysis, Deployment, RollbackDrill
@@ -62,12 +64,22 @@ def check_prediction_logs_captured(version) -> CheckResult:
 def check_rollback_path_tested(version) -> CheckResult:
     if not _served_here(version):
         return _not_served(version)
-    drill = RollbackDrill.objects.filter(model=version.model, created_at__gte=timezone.now() - DRILL_FRESH).first()
+    # Only a drill of the current Production version is evidence: a drill of a version
+    # archived since proves nothing about the path a rollback would take now.
+    production = ModelVersion.objects.filter(model=version.model, stage=PRODUCTION).first()
+    if production is None:
+        return CheckResult(NOT_AVAILABLE, "No Production version yet: there is nothing to roll back to.")
+    drill = RollbackDrill.objects.filter(
+        model=version.model, target=production, created_at__gte=timezone.now() - DRILL_FRESH
+    ).first()
     if drill is None:
         drill = rollback_drill(version.model)
-    if drill is None:
-        return CheckResult(NOT_AVAILABLE, "No Production version yet: there is nothing to roll back to.")
-    return CheckResult(PASS if drill.ok else FAIL, f"Drill {drill.created_at:%Y-%m-%d %H:%M} UTC: {drill.detail}")
+    if drill is None or drill.target_id != production.pk:
+        return CheckResult(FAIL, f"No drill of the current Production version v{production.version} could run.")
+    return CheckResult(
+        PASS if drill.ok else FAIL,
+        f"Drill of Production v{production.version}, {drill.created_at:%Y-%m-%d %H:%M} UTC: {drill.detail}",
+    )
 
 
 def register() -> None:

@@ -165,15 +165,18 @@ def canary_evaluate(deployment_id: int, *, force: bool = False) -> str | None:
             failed_metric=verdict.failed_metric,
             metrics=verdict.metrics,
         )
-        _journal(
-            deployment,
-            "deployment.analysis",
-            step=deployment.current_step,
-            weight=deployment.challenger_weight,
-            decision=verdict.decision,
-            failed_metric=verdict.failed_metric,
-            metrics=verdict.metrics,
-        )
+        # The journal (and every channel subscribed to it) gets decisions only: a "wait" tick
+        # stays an analysis row, shown on the deployment page.
+        if verdict.decision != WAIT:
+            _journal(
+                deployment,
+                "deployment.analysis",
+                step=deployment.current_step,
+                weight=deployment.challenger_weight,
+                decision=verdict.decision,
+                failed_metric=verdict.failed_metric,
+                metrics=verdict.metrics,
+            )
         if verdict.decision == FAIL:
             _roll_back(deployment, verdict)
         elif verdict.decision == PASS:

@@ -36,7 +36,7 @@ ACTION_CAPABILITIES = {action: (roles.DECIDE_PROMOTION,) for action in ACTIONS} 
 
 def _require(actor: User, capabilities: tuple[str, ...]) -> None:
     if not any(roles.user_can(actor, c) for c in capabilities):
-        raise Forbidden(f"Your role does not allow '{capabilities[-1]}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(capabilities[-1], actor), code="permission_denied")
 
 
 def _live(model: RegisteredModel) -> Deployment | None:

@@ -1,14 +1,12 @@
 """Champion versus challenger: GET /api/v1/models/{name}/deployment/comparison/ and the
 page /models/<name>/deployment/. Both read through `comparison.comparison`."""
 
-from django.shortcuts import render
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from control_plane.api_base import errors
-from control_plane.views import or_404, role_required
 from monitoring.api import _time_param
 
 from .comparison import comparison
@@ -123,33 +121,3 @@ class ComparisonApi(APIView):
     def get(self, request, name):
         since = _time_param(request.query_params, "since")
         return Response(ComparisonOut(comparison(name, since=since)).data)
-
-
-# --- Page -----------------------------------------------------------------------------
-
-
-@role_required
-def deployment_page(request, name):
-    data = or_404(comparison, name)
-    chart = {
-        "champion": data["champion"],
-        "challenger": data["challenger"],
-        "histograms": data["histograms"],
-        "timeline": ComparisonTimelineOut(data["timeline"]).data,
-    }
-    analyses = [
-        {**a, "metric_pairs": sorted(a["metrics"].items()) if isinstance(a["metrics"], dict) else []}
-        for a in data["timeline"]["analyses"]
-    ]
-    return render(
-        request,
-        "serving/deployment.html",
-        {
-            "c": data,
-            "d": data["deployment"],
-            "variants": [data["champion"], data["challenger"]],
-            "analyses": analyses,
-            "events": data["timeline"]["events"][-50:][::-1],
-            "chart": chart,
-        },
-    )

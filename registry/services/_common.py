@@ -28,7 +28,7 @@ def _same_time(row, now) -> None:
 
 def _require(actor: User, capability: str) -> None:
     if not roles.user_can(actor, capability):
-        raise Forbidden(f"Your role does not allow '{capability}'.", code="permission_denied")
+        raise Forbidden(roles.not_allowed(capability, actor), code="permission_denied")
 
 
 def _lock_model(name: str) -> RegisteredModel:

@@ -9,6 +9,7 @@ from control_plane.journal import event_append
 
 from .. import rollout, stages
 from ..gate import gate_evaluate
+from ..selectors import promotion_stale_reason
 from ..models import (
     ModelVersion,
     PromotionDecision,
@@ -28,7 +29,7 @@ def promotion_request(*, actor: User, model_name: str, version: int, reason: str
     with transaction.atomic():
         model = _lock_model(model_name)
         mv = _version(model, version)
-        existing = _current_pending_request(model, mv)
+        existing = _current_pending_request(model, mv, actor)
         if existing is not None:
             raise Conflict(
                 f"{mv} already has pending promotion request #{existing.pk}.",
@@ -48,7 +49,7 @@ def promotion_request_ensure(*, actor: User, model_name: str, version: int, reas
         mv = _version(model, version)
         if mv.stage == stages.PRODUCTION:
             return None
-        existing = _current_pending_request(model, mv)
+        existing = _current_pending_request(model, mv, actor)
         if existing is not None:
             return existing
         if mv.stage == stages.NONE:
@@ -57,16 +58,19 @@ def promotion_request_ensure(*, actor: User, model_name: str, version: int, reas
         return _file_request(actor, model, mv, reason)
 
 
-def _current_pending_request(model: RegisteredModel, mv: ModelVersion) -> PromotionRequest | None:
+def _current_pending_request(model: RegisteredModel, mv: ModelVersion, actor: User) -> PromotionRequest | None:
     """The version's pending request, unless it went stale (Production changed since it
-    was filed), in which case it is closed so a new one can replace it."""
+    was filed), in which case it is closed so a new one can replace it: closed by `actor`,
+    the person filing the new one (the journal names who caused it)."""
     existing = PromotionRequest.objects.filter(version=mv, status=PromotionStatus.PENDING).first()
     if existing is None:
         return None
     current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).values_list("pk", flat=True).first()
     if existing.production_version_at_request_id == current:
         return existing
-    _close_pending_requests(mv, existing.requested_by, "Superseded: the Production version changed since it was filed.")
+    _close_pending_requests(
+        mv, actor, f"Superseded by a new request of {actor.username}: the Production version changed since it was filed."
+    )
     return None
 
 
@@ -142,24 +146,18 @@ def _lock_for_decision(
 
 
 def _require_not_stale(request: PromotionRequest, model: RegisteredModel) -> None:
-    version = request.version
-    if version.stage != stages.STAGING:
-        raise Conflict(
-            f"{version} has left Staging (it is '{version.stage}') since request #{request.pk} was filed.",
-            code="promotion_stale",
-        )
-    current = ModelVersion.objects.filter(model=model, stage=stages.PRODUCTION).values_list("pk", flat=True).first()
-    if current != request.production_version_at_request_id:
-        raise Conflict(
-            f"Model '{model.name}' got another Production version since request #{request.pk} was filed; "
-            "file a new request so approvers see the current state.",
-            code="promotion_stale",
-        )
+    request.model = model
+    reason = promotion_stale_reason(request)
+    if reason:
+        raise Conflict(reason, code="promotion_stale")
 
 
 def promotion_approve(
-    *, actor: User, request_id: int, comment: str = "", override_reason: str = ""
+    *, actor: User, request_id: int, comment: str = "", override_reason: str = "", replace_rollout: bool = False
 ) -> PromotionRequest:
+    """Record an approval; the last one needed promotes the version, or starts a canary for
+    a model served here. An approval that would replace a running rollout (a canary,
+    blue-green or another version's shadow) is refused unless `replace_rollout` confirms it."""
     _require(actor, roles.DECIDE_PROMOTION)
     with transaction.atomic():
         request, model = _lock_for_decision(
@@ -170,12 +168,22 @@ def promotion_approve(
         override_reason = (override_reason or "").strip()
         if not gate["passed"] and not override_reason:
             raise Invalid(
-                "The release gate fails (" + ", ".join(gate["failing"]) + "); approve with an override_reason to proceed.",
+                f"The release gate fails ({_failing_labels(gate)}); to approve anyway, give an override reason "
+                "(override_reason in the API), which is recorded and shown to everyone.",
                 code="gate_failed",
                 details={"failing_checks": gate["failing"], "gate": gate},
             )
         if gate["passed"]:
             override_reason = ""
+        approvals_before = request.decisions.filter(verdict=PromotionDecision.Verdict.APPROVE).count()
+        running = rollout.running_rollout(model=model, version=request.version)
+        if running and approvals_before + 1 >= request.required_approvals and not replace_rollout:
+            raise Conflict(
+                f"{running['text']} Approving starts a canary of v{request.version.version} in its place; "
+                "confirm that you mean to replace it (replace_rollout in the API).",
+                code="rollout_running",
+                details={"running_rollout": running},
+            )
         PromotionDecision.objects.create(
             request=request,
             approver=actor,
@@ -266,3 +274,8 @@ def promotion_complete(*, request_id: int, reason: str) -> ModelVersion:
             raise Conflict(f"{version} left Staging during its rollout.", code="promotion_stale")
         _make_production(model, version, kind=Kind.PROMOTION, actor=None, reason=reason, request=request)
     return version
+
+
+def _failing_labels(gate: dict) -> str:
+    labels = {c["name"]: c.get("label") or c["name"] for c in gate.get("checks", [])}
+    return ", ".join(labels.get(name, name) for name in gate["failing"])

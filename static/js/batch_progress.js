@@ -13,6 +13,11 @@
     el.querySelector(".rows-total").textContent = job.rows_total === null ? "?" : job.rows_total;
     el.querySelector(".status").textContent = job.status;
     el.dataset.status = job.status;
+    if (job.status === "succeeded") {  // the download links appear once there is an output
+      document.querySelectorAll('[data-when-succeeded="' + el.dataset.jobId + '"]').forEach(function (link) {
+        link.hidden = false;
+      });
+    }
   }
 
   function poll(el) {

@@ -30,11 +30,20 @@
       centers.push((h.edges[i] + h.edges[i + 1]) / 2);
       width.push(h.edges[i + 1] - h.edges[i]);
     }
+    // Shares, not counts: the variants answer different volumes (a 5 % canary's counts would
+    // sit flat under the champion's), and the question is whether their scores are shaped alike.
+    var shares = function (counts) {
+      var total = counts.reduce(function (a, b) { return a + b; }, 0);
+      return counts.map(function (c) { return total ? c / total : 0; });
+    };
+    var hover = "%{x:.3g}: %{y:.1%} of its predictions (%{customdata})<extra>%{fullData.name}</extra>";
     Plotly.newPlot("chart-scores", [
-      { type: "bar", name: champName, x: centers, y: h.champion, width: width, opacity: 0.6 },
-      { type: "bar", name: challName, x: centers, y: h.challenger, width: width, opacity: 0.6 }
+      { type: "bar", name: champName, x: centers, y: shares(h.champion), customdata: h.champion, width: width,
+        opacity: 0.6, hovertemplate: hover },
+      { type: "bar", name: challName, x: centers, y: shares(h.challenger), customdata: h.challenger, width: width,
+        opacity: 0.6, hovertemplate: hover }
     ], layout({ barmode: "overlay", xaxis: { title: { text: h.kind === "probability" ? "probability" : "score" } },
-                yaxis: { title: { text: "predictions" } } }), config);
+                yaxis: { title: { text: "share of the variant's predictions" }, tickformat: ".0%" } }), config);
   } else {
     empty("chart-scores", "No scores logged yet.");
   }

@@ -47,6 +47,40 @@
       });
   }
 
+  // The threshold lines say what they are, at the right end of each line.
+  function thresholdLabels() {
+    return [[moderate, COLOURS.amber, "moderate"], [major, COLOURS.red, "major"]]
+      .filter(function (t) { return isNumber(t[0]); })
+      .map(function (t) {
+        return { xref: "paper", x: 1, y: t[0], xanchor: "right", yanchor: "bottom", showarrow: false,
+                 text: t[2] + " ≥ " + t[0], font: { size: 11, color: t[1] } };
+      });
+  }
+
+  // What the bar colours and the star mean, under the chart that uses them.
+  function colourLegend(id) {
+    var el = $(id);
+    if (!el || !el.parentNode || el.parentNode.querySelector(".chart-legend")) return;
+    var legend = document.createElement("p");
+    legend.className = "chart-legend";
+    legend.id = id + "-legend";
+    [[COLOURS.green, "below moderate (PSI < " + moderate + ")"],
+     [COLOURS.amber, "moderate (" + moderate + " ≤ PSI < " + major + ")"],
+     [COLOURS.red, "major (PSI ≥ " + major + ")"]].forEach(function (entry) {
+      var item = document.createElement("span");
+      var swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = entry[0];
+      item.appendChild(swatch);
+      item.appendChild(document.createTextNode(entry[1]));
+      legend.appendChild(item);
+    });
+    var star = document.createElement("span");
+    star.textContent = "★ key feature (named in the monitor policy)";
+    legend.appendChild(star);
+    el.parentNode.appendChild(legend);
+  }
+
   function empty(id, text) {
     var el = $(id);
     el.textContent = text;
@@ -118,7 +152,8 @@
         customdata: features.map(function (f) { return f.severity || "—"; }),
         hovertemplate: "%{x}<br>PSI %{y:.4f}<br>severity %{customdata}<extra></extra>"
       }], layout({ xaxis: { type: "category" }, yaxis: { title: { text: "PSI" }, rangemode: "tozero" },
-                   shapes: thresholdLines(), hovermode: "x" }), config);
+                   shapes: thresholdLines(), annotations: thresholdLabels(), hovermode: "x" }), config);
+    colourLegend("chart-psi");
       $("chart-psi").on("plotly_click", function (event) {
         if (event.points && event.points.length) showFeature(event.points[0].pointIndex);
       });
@@ -162,7 +197,7 @@
       };
     });
     Plotly.newPlot("chart-psi-time", lines, layout({
-      yaxis: { title: { text: "PSI" }, rangemode: "tozero" }, shapes: thresholdLines(),
+      yaxis: { title: { text: "PSI" }, rangemode: "tozero" }, shapes: thresholdLines(), annotations: thresholdLabels(),
       legend: { orientation: "h", y: -0.25 }, margin: { t: 20, r: 10, b: 90, l: 55 }
     }), config);
     $("chart-psi-time").on("plotly_click", openReport);

@@ -19,8 +19,10 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium():
+    """One browser for every test of tests/e2e (a fresh context per test keeps them apart),
+    closed when the package ends so Playwright's event loop leaves the other tests alone."""
     if not os.path.exists(CHROMIUM):
         # A missing browser is a broken set-up, not a reason to pass: .ci/run installs it.
         pytest.fail(f"No Chromium at {CHROMIUM}: apt-get install chromium, or set E2E_CHROMIUM.")
@@ -35,9 +37,15 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium, live_server):
+def viewport():
+    """Override in a test module (or parametrize) for another screen size."""
+    return {"width": 1366, "height": 900}
+
+
+@pytest.fixture
+def page(chromium, live_server, viewport):
     """A fresh browser context (no cookies) per test, with a 15 s default timeout."""
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 900})
+    context = chromium.new_context(base_url=live_server.url, viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     try:

@@ -174,8 +174,21 @@ def test_report_page_from_the_list(page, login, viewer, seeded):
     expect(page.locator("#report-severity")).to_have_text(latest.severity)
     expect(page.locator("#report-features tbody tr")).to_have_count(len(SCHEMA) + 1)  # features and the score
     expect(page.locator("#severity-rule")).to_be_visible()
+    # The rule reads as a list of steps, not a wrapped docstring; its explanations fold away.
+    expect(page.locator("#severity-steps > li")).to_have_count(3)
+    expect(page.locator("#severity-steps > li").first).to_contain_text("Distances decide first.")
+    expect(page.locator("#severity-steps > li").first.locator("ul > li")).to_have_count(3)
     page.wait_for_function("() => { const el = document.getElementById('chart-psi'); return el && el._fullData; }")
     assert chart(page, "chart-psi")["bars"] == len(SCHEMA)
+    # The threshold lines are labelled, and a legend says what the colours and the ★ mean.
+    policy = latest.model.monitor_policy
+    labels = page.evaluate(
+        "() => document.getElementById('chart-psi')._fullLayout.annotations.map((a) => a.text)"
+    )
+    assert labels == [f"moderate ≥ {policy.thresholds['psi_moderate']}", f"major ≥ {policy.thresholds['psi_major']}"]
+    legend = page.locator("#chart-psi-legend")
+    expect(legend).to_contain_text("★ key feature")
+    expect(legend).to_contain_text(f"major (PSI ≥ {policy.thresholds['psi_major']})")
     # Selecting a numeric feature draws its bins: inner edges plus the two open outer bins.
     select = page.locator("#feature-select")
     index = select.locator("option", has_text="last_login_days").get_attribute("value")

@@ -71,7 +71,7 @@ def test_request_then_approve_reaches_production(page, login, logout, contributo
 @pytest.mark.parametrize(
     ("requester_fixture", "refusal"),
     [
-        ("contributor", "Your role does not allow 'decide_promotion'"),
+        ("contributor", "Your role (contributor) cannot approve or reject promotion requests; approvers and admins can."),
         ("admin", "someone else must approve it"),
     ],
 )

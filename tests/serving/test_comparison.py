@@ -144,13 +144,15 @@ def test_canary_timeline_shows_weights_and_analyses(api, served_here, saved_mode
     assert weights.index(45) < len(weights) - 1 - weights[::-1].index(50)
 
 
-def test_no_deployment_is_404_and_unknown_model_too(api, registered_model, viewer, client):
+def test_no_deployment_is_404_in_the_api_and_an_empty_state_on_the_page(api, registered_model, viewer, client):
     api_client = api(viewer)
     r = api_client.get(URL)
     assert r.status_code == 404 and r.json()["error"]["code"] == "no_deployment"
     assert api_client.get("/api/v1/models/nope/deployment/comparison/").status_code == 404
     client.force_login(viewer)
-    assert client.get(PAGE).status_code == 404
+    page = client.get(PAGE)
+    assert page.status_code == 200 and 'id="deployment-empty"' in page.content.decode()
+    assert client.get("/models/nope/deployment/").status_code == 404
 
 
 def test_the_api_needs_authentication(client, served_here):

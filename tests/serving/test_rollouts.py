@@ -60,10 +60,10 @@ def served_here(served, contributor, approver):
     return served
 
 
-def file_and_approve(contributor, approver, version):
+def file_and_approve(contributor, approver, version, **confirm):
     request = services.promotion_request(actor=contributor, model_name=MODEL, version=version)
     # Served here, the challenger has no shadow evidence yet: the approver overrides, on record.
-    services.promotion_approve(actor=approver, request_id=request.pk, override_reason="canary will tell")
+    services.promotion_approve(actor=approver, request_id=request.pk, override_reason="canary will tell", **confirm)
     return request
 
 
@@ -164,7 +164,8 @@ def test_promote_now_finishes_an_approved_canary_and_refuses_a_manual_one(api, s
     assert ModelVersion.objects.get(version=2).stage == "staging"
 
     twin = staged_version(contributor, source=saved_models[0], schema=SERVING_SCHEMA)
-    file_and_approve(contributor, approver, twin.version)
+    # The hand-made canary of v2 is running: replacing it is said out loud.
+    file_and_approve(contributor, approver, twin.version, replace_rollout=True)
     r = a.post("/api/v1/models/churn-predictor/deployment/promote/", {"reason": "looks fine"}, format="json")
 
     assert r.status_code == 200 and r.json()["state"] == "completed"

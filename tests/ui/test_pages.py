@@ -186,8 +186,9 @@ def test_viewer_stage_change_is_refused(client, viewer, world):
     events_before = Event.objects.count()
     response = client.post(reverse("version-stage", args=[MODEL, v3.version]), {"stage": "staging", "reason": "x"})
     assert response.status_code == 403
-    assert any("does not allow" in m for m in _messages(response))
-    assert "does not allow" in response.content.decode()
+    refusal = "Your role (viewer) cannot move versions between stages; contributors, approvers and admins can."
+    assert any(refusal in m for m in _messages(response))
+    assert refusal in response.content.decode()
     v3.refresh_from_db()
     assert v3.stage == "none"
     assert not v3.transitions.exists()
@@ -366,17 +367,21 @@ def test_audit_pages_by_fifty(client, admin):
 # --- Tokens ---------------------------------------------------------------------------
 
 
-def test_token_secret_is_shown_once(client, contributor):
+def test_token_secret_is_shown_once_and_a_reload_creates_nothing(client, contributor):
+    """Post/Redirect/Get: the POST answers a redirect, the next GET shows the secret once,
+    and reloading that page (a GET) neither shows it again nor creates a second token."""
     client.force_login(contributor)
     response = client.post(reverse("tokens"), {"name": "ci", "read_only": "on", "expires_days": "30"})
-    assert response.status_code == 200
+    assert response.status_code == 302 and response["Location"] == reverse("tokens")
     token = ApiToken.objects.get(user=contributor, name="ci")
     assert token.read_only and token.expires_at is not None
-    secret = response.context["issued"].secret
-    body = response.content.decode()
-    assert secret in body and "will not be shown again" in body
+    shown = client.get(reverse("tokens"))
+    secret = shown.context["issued"]["secret"]
+    body = shown.content.decode()
+    assert secret in body and "will not be shown again" in body and secret.startswith("cpt_")
     again = client.get(reverse("tokens")).content.decode()
     assert secret not in again and token.prefix in again
+    assert ApiToken.objects.filter(user=contributor).count() == 1
 
 
 def test_token_create_errors_are_shown(client, contributor):

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from control_plane.demo_drift import seed_drift_demo
 from control_plane.demo_models import save_churn_model
+from control_plane.demo_shadow import seed_shadow_demo
 from control_plane.users import user_create
 from registry import services
 from registry.models import RegisteredModel
@@ -36,6 +37,8 @@ class Command(BaseCommand):
         reports = seed_drift_demo(actor=User.objects.get(username="carol"))
         if reports:
             self.stdout.write(f"Drift demo: {len(reports)} daily drift reports of churn-predictor.")
+        if seed_shadow_demo(actor=User.objects.get(username="carol")):
+            self.stdout.write("Shadow demo: churn-predictor v3 answers shadow traffic; its request's gate passes.")
         self.stdout.write("Demo users (also in %s):" % credentials_file)
         for line in credentials:
             self.stdout.write("  " + line)
