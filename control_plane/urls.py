@@ -25,6 +25,7 @@ api_v1 = [
     path("", include("monitoring.api_urls")),
     path("", include("serving.urls")),
     path("", include("notifications.api_urls")),
+    path("", include("features.api_urls")),
 ]
 
 urlpatterns = [
