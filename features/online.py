@@ -20,19 +20,30 @@ ETS, CTS = "__ets", "__cts"
 PRESENT, NOT_FOUND, OUTSIDE_TTL = "present", "not_found", "outside_ttl"
 NO_CREATED = -1
 
-# KEYS[1]: the hash. ARGV: event us, created us, expire-at seconds, then field, value pairs.
+# KEYS: the hashes. ARGV per key: n, event us, created us, expire-at seconds, then n items
+# (field, value, field, value...). Answers how many keys took their row (it was newer).
 WRITE_NEWER = """
-local old = redis.call('HMGET', KEYS[1], '__ets', '__cts')
-local ets, cts = tonumber(ARGV[1]), tonumber(ARGV[2])
-if old[1] then
-  local oets, octs = tonumber(old[1]), tonumber(old[2])
-  if ets < oets or (ets == oets and cts < octs) then return 0 end
+local at, written = 1, 0
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  local ets, cts = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local old = redis.call('HMGET', KEYS[i], '__ets', '__cts')
+  local newer = true
+  if old[1] then
+    local oets, octs = tonumber(old[1]), tonumber(old[2])
+    if ets < oets or (ets == oets and cts < octs) then newer = false end
+  end
+  if newer then
+    redis.call('DEL', KEYS[i])
+    redis.call('HSET', KEYS[i], '__ets', ARGV[at + 1], '__cts', ARGV[at + 2], unpack(ARGV, at + 4, at + 3 + n))
+    redis.call('EXPIREAT', KEYS[i], ARGV[at + 3])
+    written = written + 1
+  end
+  at = at + 4 + n
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '__ets', ARGV[1], '__cts', ARGV[2], unpack(ARGV, 4))
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-return 1
+return written
 """
+ROWS_PER_CALL = 100  # rows per EVALSHA: one script call is atomic, and cheaper than 100 calls
 
 _clients: dict[str, redis.Redis] = {}
 _lock = threading.Lock()
@@ -69,16 +80,13 @@ def redis_key(prefix: str, view: str, key_values: tuple) -> str:
     return f"{prefix}:{view}:{key_text(key_values)}"
 
 
-def encode(value, kind: str) -> str | None:
-    if value is None:
-        return None
-    if kind == "bool":
-        return "1" if value else "0"
-    if kind == "timestamp":
-        return str(micros(value))
-    if kind == "float":
-        return repr(float(value))
-    return str(value)
+ENCODERS = {
+    "int": str,
+    "float": lambda v: repr(float(v)),
+    "string": str,
+    "bool": lambda v: "1" if v else "0",
+    "timestamp": lambda v: str(micros(v)),
+}
 
 
 def decode(raw: bytes | None, kind: str):
@@ -96,29 +104,47 @@ def decode(raw: bytes | None, kind: str):
 
 
 class Writer:
-    """Pipelined EVALSHA writes; `add` rows then `flush` (answers how many were newer)."""
+    """Pipelined EVALSHA writes, ROWS_PER_CALL rows per call; `add` rows then `flush`
+    (answers how many rows were newer than what the store held)."""
 
     def __init__(self, conn: redis.Redis, prefix: str, view: str, features: list[tuple[str, str]], ttl_seconds: int):
-        self.conn, self.prefix, self.view, self.features, self.ttl = conn, prefix, view, features, ttl_seconds
-        self.script = conn.register_script(WRITE_NEWER)
+        self.conn, self.prefix, self.view, self.ttl = conn, prefix, view, ttl_seconds
+        self.names = [name for name, _ in features]
+        self.encoders = [ENCODERS[kind] for _, kind in features]
+        self.sha = conn.script_load(WRITE_NEWER)
         self.pipe = conn.pipeline(transaction=False)
-        self.pending = 0
+        self.keys: list[str] = []
+        self.argv: list = []
+        self.calls = 0
 
-    def add(self, key_values: tuple, event_us: int, created_us: int | None, values: list) -> None:
-        argv = [event_us, NO_CREATED if created_us is None else created_us, event_us // 1_000_000 + 2 * self.ttl]
-        for (name, kind), value in zip(self.features, values):
-            text = encode(value, kind)
-            if text is not None:
-                argv += (name, text)
-        self.script(keys=[redis_key(self.prefix, self.view, key_values)], args=argv, client=self.pipe)
-        self.pending += 1
+    def add(self, key_values: tuple, event_us: int, created_us: int | None, values) -> None:
+        items = []
+        for name, encoder, value in zip(self.names, self.encoders, values):
+            if value is not None:
+                items += (name, encoder(value))
+        self.argv += (len(items), event_us, NO_CREATED if created_us is None else created_us,
+                      event_us // 1_000_000 + 2 * self.ttl)
+        self.argv += items
+        self.keys.append(redis_key(self.prefix, self.view, key_values))
+        if len(self.keys) >= ROWS_PER_CALL:
+            self._call()
+
+    def _call(self) -> None:
+        self.pipe.execute_command("EVALSHA", self.sha, len(self.keys), *self.keys, *self.argv)
+        self.keys, self.argv = [], []
+        self.calls += 1
 
     def flush(self) -> int:
-        if not self.pending:
+        if self.keys:
+            self._call()
+        if not self.calls:
             return 0
-        # redis-py's Script in a pipeline loads the script once (SCRIPT LOAD) and sends EVALSHA.
-        written = sum(self.pipe.execute())
-        self.pending = 0
+        try:
+            written = sum(self.pipe.execute())
+        except redis.exceptions.NoScriptError:  # Redis restarted and lost the script: the caller retries
+            self.sha = self.conn.script_load(WRITE_NEWER)
+            raise
+        self.calls = 0
         return written
 
 
