@@ -7,3 +7,10 @@ class FeaturesConfig(AppConfig):
     enforced on read, push ingestion and materialization runs on Celery."""
 
     name = "features"
+
+    def ready(self):
+        from registry.tag_rules import provide_tag_rule
+
+        from .binding import service_schema_problems
+
+        provide_tag_rule(service_schema_problems)

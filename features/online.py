@@ -3,8 +3,10 @@
 microseconds; -1 for no created time). Writes go through one Lua script that keeps the
 newer (event, created) pair only, so a late, older row never replaces a newer one, under
 any interleaving of writers. The TTL is enforced on read: a row older than the view's
-TTL answers null with status outside_ttl. Keys expire in Redis a TTL after that, so the
-store does not grow with entities that stopped being written.
+TTL answers null with status outside_ttl. Keys expire in Redis KEEP_AFTER_TTL_SECONDS
+after that (then they answer not_found), so the store does not grow with entities that
+stopped being written. One script call writes up to ROWS_PER_CALL keys, so the store is
+a single Redis server (not Redis Cluster, whose keys of one call must share a slot).
 
 No Django import: callers hand in plain ViewSource-like values (name, keys, features,
 ttl_seconds), so the in-process client and the server share it."""
@@ -43,6 +45,8 @@ for i = 1, #KEYS do
 end
 return written
 """
+# A row past its TTL is kept this long more (answering outside_ttl, not not_found), then expires.
+KEEP_AFTER_TTL_SECONDS = 7 * 86400
 ROWS_PER_CALL = 100  # rows per EVALSHA: one script call is atomic, and cheaper than 100 calls
 
 _clients: dict[str, redis.Redis] = {}
@@ -123,7 +127,7 @@ class Writer:
             if value is not None:
                 items += (name, encoder(value))
         self.argv += (len(items), event_us, NO_CREATED if created_us is None else created_us,
-                      event_us // 1_000_000 + 2 * self.ttl)
+                      event_us // 1_000_000 + self.ttl + KEEP_AFTER_TTL_SECONDS)
         self.argv += items
         self.keys.append(redis_key(self.prefix, self.view, key_values))
         if len(self.keys) >= ROWS_PER_CALL:

@@ -14,6 +14,7 @@ from control_plane import roles
 from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 
+from ..tag_rules import check_version_tags
 from .. import stages
 from ..models import MODEL_NAME_PATTERN, ModelAlias, ModelVersion, RegisteredModel
 from ._common import _lock_model, _require, _version
@@ -139,6 +140,8 @@ def _tag_change(target, key: str, value: str | None) -> bool:
         if tags.get(key) == value:
             return False
         tags[key] = str(value)
+    if hasattr(target, "input_schema"):  # a version: tags that name its inputs must fit its schema
+        check_version_tags(tags, target.input_schema)
     target.tags = tags
     target.save(update_fields=["tags", "updated_at"])
     return True

@@ -18,6 +18,7 @@ from ..models import (
 from .. import mlflow_source
 from ..mlflow_source import SourceInfo
 from ..schema import schema_normalise, schema_problems
+from ..tag_rules import check_version_tags
 from ._common import _check_tags, _lock_model, _require, _version
 
 
@@ -143,6 +144,7 @@ def version_register(
         problems["metrics"] = ["Metric values must be numbers."]
     if problems:
         raise Invalid("The version is invalid: " + "; ".join(f"{k}: {v[0]}" for k, v in problems.items()), details=problems)
+    check_version_tags(_check_tags(tags), input_schema)
     with transaction.atomic():
         model = _lock_model(model_name)
         if number is not None and number <= model.last_version:
@@ -239,6 +241,7 @@ def version_update(
             mv.description = description
             changed.append("description")
         if tags is not None and _check_tags(tags) != mv.tags:
+            check_version_tags(tags, mv.input_schema)
             mv.tags = tags
             changed.append("tags")
         if changed:
