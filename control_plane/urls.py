@@ -47,4 +47,5 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("serving.page_urls")),
     path("", include("monitoring.page_urls")),
+    path("", include("features.page_urls")),
 ]
