@@ -7,6 +7,7 @@ whose worker died resumes after its cursor (resume_stale_runs, on beat). Writing
 twice is harmless: the script keeps the newer (event, created) pair."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -79,7 +80,7 @@ def _latest_rows(source: ViewSource, run: MaterializationRun) -> tuple[sql.Compo
     micros = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"
     columns = [typed(k, t) for k, t in source.keys] + [sql.SQL(micros).format(event)]
     columns.append(sql.SQL(micros).format(created) if created is not None else sql.SQL("NULL::bigint"))
-    columns += [typed(f, t) for f, t in source.features]
+    columns += [_as_online_text(f, t) for f, t in source.features]
     where, params = [sql.SQL("{} <= %s").format(event)], [run.window_end]
     if run.window_start is not None:
         where.append(sql.SQL("{} > %s").format(event))
@@ -99,6 +100,18 @@ def _latest_rows(source: ViewSource, run: MaterializationRun) -> tuple[sql.Compo
     return sql.SQL("SELECT latest.*, count(*) OVER () FROM ({}) latest").format(inner), params
 
 
+def _as_online_text(column: str, kind: str) -> sql.Composable:
+    """The feature as the online store's text (read back by features.online.decode), made
+    by the database: the run passes strings through instead of formatting each value. A
+    double's text is PostgreSQL's shortest exact form (extra_float_digits 1, the default)."""
+    value = typed(column, kind)
+    if kind == "bool":
+        return sql.SQL("CASE WHEN {} THEN '1' WHEN NOT {} THEN '0' END").format(value, value)
+    if kind == "timestamp":
+        return sql.SQL("((EXTRACT(EPOCH FROM {}) * 1000000)::bigint)::text").format(value)
+    return sql.SQL("{}::text").format(value)
+
+
 def _claim(run_id: int) -> MaterializationRun | None:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("view__entity").filter(pk=run_id).first()
@@ -109,6 +122,15 @@ def _claim(run_id: int) -> MaterializationRun | None:
         run.started_at = run.started_at or now
         run.save(update_fields=["status", "attempts", "heartbeat_at", "started_at"])
         return run
+
+
+def _commit_batch(run: MaterializationRun, pending: tuple, written: int) -> int:
+    """Once Redis took a batch, commit its cursor and counts (so a resumed run skips it)."""
+    future, cursor, size, total = pending
+    future.result()
+    written += size
+    _progress(run, cursor, written, total)
+    return written
 
 
 def _progress(run: MaterializationRun, cursor: list, written: int, total: int) -> None:
@@ -129,16 +151,21 @@ def materialization_execute(run_id: int) -> None:
     written, total = run.keys_written, run.keys_total or 0
     try:
         query, params = _latest_rows(source, run)
-        with connect(source.connection) as conn, guard(conn, source):
+        with connect(source.connection) as conn, guard(conn, source), ThreadPoolExecutor(1) as redis_thread:
             cursor = conn.cursor(name="materialize")
             cursor.execute(query, params)
+            pending = None  # (future of the previous batch's Redis write, its cursor, its size, total)
             while rows := cursor.fetchmany(settings.FEATURE_MATERIALIZE_BATCH):
                 for row in rows:
-                    writer.add(row[:key_count], row[key_count], row[key_count + 1], row[key_count + 2 : -1])
-                writer.flush()
-                written += len(rows)
-                total = run.keys_written + rows[0][-1] if run.cursor is not None else rows[0][-1]
-                _progress(run, list(rows[-1][:key_count]), written, total)
+                    writer.add_encoded(row[:key_count], row[key_count], row[key_count + 1], row[key_count + 2 : -1])
+                batch_total = run.keys_written + rows[0][-1] if run.cursor is not None else rows[0][-1]
+                flushing = redis_thread.submit(writer.flush_batch())  # Redis writes while the next batch is read
+                if pending is not None:
+                    written = _commit_batch(run, pending, written)
+                pending = (flushing, list(rows[-1][:key_count]), len(rows), batch_total)
+                total = batch_total
+            if pending is not None:
+                written = _commit_batch(run, pending, written)
     except Exception as exc:
         logger.exception("Materialization run %s failed", run.pk)
         _finish(run, Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
