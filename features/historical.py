@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from django.conf import settings
+from psycopg import sql
 
 from control_plane.errors import Invalid
 
@@ -62,7 +63,7 @@ def _entity_csv(frame: pd.DataFrame, keys) -> bytes:
     out = pd.DataFrame({"row_no": np.arange(len(frame), dtype=np.int64)})
     for name, kind in keys:
         out[name] = frame[name]
-    out[EVENT_COLUMN] = frame[EVENT_COLUMN].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    out[EVENT_COLUMN] = np.char.add(np.datetime_as_string(frame[EVENT_COLUMN].dt.tz_convert(None).to_numpy(), unit="us"), "Z")
     # Quoted strings: an empty string stays a string, an empty field is NULL.
     return out.to_csv(index=False, header=False, quoting=2 if any(k == "string" for _, k in keys) else 0,
                       na_rep="").encode()
@@ -87,16 +88,18 @@ def _open_group(connection_name: str, views: list, frame: pd.DataFrame, keys, ch
                 copy.write(_entity_csv(frame, keys))
             for index, view in views:
                 if view.source.kind != "push":
-                    for statement in pit_sql.staged_ddl(index, view.source):
-                        conn.execute(statement)
-        for index, view in views:
-            if view.source.kind != "push":
-                with guard(conn, view.source):
-                    conn.execute(pit_sql.staged_fill(index, view.source), [view.source.ttl_seconds])
+                    conn.execute(pit_sql.staged_ddl(index, view.source))
+        staged = [(index, view) for index, view in views if view.source.kind != "push"]
+        for index, view in staged:
+            with guard(conn, view.source):  # the only statement that reads the author's source
+                conn.execute(pit_sql.staged_fill(index, view.source), [view.source.ttl_seconds])
+        for index, view in staged:
+            conn.execute(pit_sql.staged_index(index, view.source))
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(pit_sql.staged_table(index))))
         conn.execute("ANALYZE " + pit_sql.ENTITY_TABLE)
         query, params = pit_sql.pit_select([(index, view.source, view.features) for index, view in views])
         with conn.transaction():
-            cursor = conn.cursor(name="pit")
+            cursor = conn.cursor(name="pit", binary=True)
             cursor.execute(query, params)
             while True:
                 rows = cursor.fetchmany(chunk_rows)

@@ -133,16 +133,8 @@ class Writer:
         self.calls = 0
 
     def add(self, key_values: tuple, event_us: int, created_us: int | None, values) -> None:
-        items = []
-        for name, encoder, value in zip(self.names, self.encoders, values):
-            if value is not None:
-                items += (name, encoder(value))
-        self.argv += (len(items), event_us, NO_CREATED if created_us is None else created_us,
-                      event_us // 1_000_000 + self.ttl + KEEP_AFTER_TTL_SECONDS)
-        self.argv += items
-        self.keys.append(redis_key(self.prefix, self.view, key_values))
-        if len(self.keys) >= ROWS_PER_CALL:
-            self._call()
+        texts = [None if value is None else encoder(value) for encoder, value in zip(self.encoders, values)]
+        self.add_encoded(key_values, event_us, created_us, texts)
 
     def add_encoded(self, key_values: tuple, event_us: int, created_us: int | None, texts) -> None:
         """`add` for values already in the store's text form (None: null)."""
@@ -169,17 +161,11 @@ class Writer:
         return lambda: sum(pipe.execute()) if calls else 0
 
     def flush(self) -> int:
-        if self.keys:
-            self._call()
-        if not self.calls:
-            return 0
         try:
-            written = sum(self.pipe.execute())
+            return self.flush_batch()()
         except redis.exceptions.NoScriptError:  # Redis restarted and lost the script: the caller retries
             self.sha = self.conn.script_load(WRITE_NEWER)
             raise
-        self.calls = 0
-        return written
 
 
 _read_shas: dict[int, str] = {}

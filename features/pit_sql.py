@@ -34,24 +34,28 @@ def entity_copy(keys: tuple[tuple[str, str], ...]) -> sql.Composed:
     )
 
 
-def staged_ddl(index: int, source: ViewSource) -> list[sql.Composed]:
-    """A temp copy of a table or query source's rows in the frame's time range, typed as
-    the view says, with the index the join walks (sources we do not own may lack it)."""
+def staged_ddl(index: int, source: ViewSource) -> sql.Composed:
+    """A temp table for a table or query source's rows in the frame's time range, typed as
+    the view says (sources we do not own may lack the index the join walks)."""
     name = sql.Identifier(staged_table(index))
     columns = [sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(SQL_TYPES[t])) for k, t in source.keys]
     columns += [sql.SQL("{} timestamptz").format(sql.Identifier(ETS)), sql.SQL("{} timestamptz").format(sql.Identifier(CTS))]
     columns += [sql.SQL("{} {}").format(sql.Identifier(f), sql.SQL(SQL_TYPES[t])) for f, t in source.features]
-    index_columns = [sql.Identifier(k) for k, _ in source.keys] + [sql.Identifier(ETS), sql.Identifier(CTS)]
-    return [
-        sql.SQL("CREATE TEMP TABLE {} ({})").format(name, sql.SQL(", ").join(columns)),
-        sql.SQL("CREATE INDEX ON {} ({})").format(name, sql.SQL(", ").join(index_columns)),
-    ]
+    return sql.SQL("CREATE TEMP TABLE {} ({})").format(name, sql.SQL(", ").join(columns))
+
+
+def staged_index(index: int, source: ViewSource) -> sql.Composed:
+    """Built once the rows are in (one sort, not 500k index insertions)."""
+    columns = [sql.Identifier(k) for k, _ in source.keys] + [sql.Identifier(ETS), sql.Identifier(CTS)]
+    return sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(staged_table(index)), sql.SQL(", ").join(columns))
 
 
 def staged_fill(index: int, source: ViewSource) -> sql.Composed:
     """INSERT the source's rows that any entity row can reach; params: [ttl seconds]."""
     columns = [typed(k, t) for k, t in source.keys] + [typed(source.event_column, "timestamp")]
-    columns.append(typed(source.created_column, "timestamp") if source.created_column else sql.SQL("NULL"))
+    # No created time sorts lowest: -infinity, so the index's backward scan is the join's order.
+    columns.append(sql.SQL("COALESCE({}, '-infinity')").format(typed(source.created_column, "timestamp"))
+                   if source.created_column else sql.SQL("'-infinity'::timestamptz"))
     columns += [typed(f, t) for f, t in source.features]
     event = sql.Identifier("src", source.event_column)
     return sql.SQL(
@@ -76,7 +80,8 @@ def _lateral(index: int, source: ViewSource, features: tuple[tuple[str, str], ..
         sql.SQL("s.{ev} <= e.event_timestamp").format(ev=sql.Identifier(event)),
         sql.SQL("s.{ev} >= e.event_timestamp - %s * interval '1 second'").format(ev=sql.Identifier(event)),
     ]
-    order = [sql.SQL("s.{} DESC").format(sql.Identifier(event)), sql.SQL("s.{} DESC NULLS LAST").format(sql.Identifier(created))]
+    # Both created columns are NOT NULL (push) or coalesced (staged): plain DESC is a backward index scan.
+    order = [sql.SQL("s.{} DESC").format(sql.Identifier(event)), sql.SQL("s.{} DESC").format(sql.Identifier(created))]
     if tiebreak:  # equal event and created time in a push table: the later push wins
         order.append(sql.SQL("s.id DESC"))
     selected = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f)) for f, _ in features)
