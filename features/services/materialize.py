@@ -70,17 +70,18 @@ def _enqueue(run_id: int) -> None:
 
 def _latest_rows(source: ViewSource, run: MaterializationRun) -> tuple[sql.Composed, list]:
     """The newest row per key in the window (after the run's cursor), in key order, with
-    the number of such keys (the run's total) on every row."""
+    the number of such keys (the run's total) on every row. Values are turned into the
+    online store's text after DISTINCT ON, for the newest rows only."""
     if source.kind == "push":
         event, created = sql.Identifier("src", PUSH_EVENT_COLUMN), sql.Identifier("src", PUSH_CREATED_COLUMN)
     else:
         event = sql.Identifier("src", source.event_column)
         created = sql.Identifier("src", source.created_column) if source.created_column else None
     keys = [sql.Identifier("src", k) for k, _ in source.keys]
-    micros = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"
-    columns = [typed(k, t) for k, t in source.keys] + [sql.SQL(micros).format(event)]
-    columns.append(sql.SQL(micros).format(created) if created is not None else sql.SQL("NULL::bigint"))
-    columns += [_as_online_text(f, t) for f, t in source.features]
+    inner_columns = [sql.SQL("{} AS {}").format(typed(k, t), sql.Identifier(k)) for k, t in source.keys]
+    inner_columns.append(sql.SQL("{} AS __ets").format(event))
+    inner_columns.append(sql.SQL("{} AS __cts").format(created) if created is not None else sql.SQL("NULL::timestamptz AS __cts"))
+    inner_columns += [sql.SQL("{} AS {}").format(typed(f, t), sql.Identifier(f)) for f, t in source.features]
     where, params = [sql.SQL("{} <= %s").format(event)], [run.window_end]
     if run.window_start is not None:
         where.append(sql.SQL("{} > %s").format(event))
@@ -94,17 +95,23 @@ def _latest_rows(source: ViewSource, run: MaterializationRun) -> tuple[sql.Compo
     if source.kind == "push":
         order.append(sql.SQL("src.id DESC"))
     inner = sql.SQL("SELECT DISTINCT ON ({keys}) {columns} FROM {relation} WHERE {where} ORDER BY {order}").format(
-        keys=sql.SQL(", ").join(keys), columns=sql.SQL(", ").join(columns), relation=relation(source),
+        keys=sql.SQL(", ").join(keys), columns=sql.SQL(", ").join(inner_columns), relation=relation(source),
         where=sql.SQL(" AND ").join(where), order=sql.SQL(", ").join(order),
     )
-    return sql.SQL("SELECT latest.*, count(*) OVER () FROM ({}) latest").format(inner), params
+    micros = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint"
+    outer = [sql.Identifier("latest", k) for k, _ in source.keys]
+    outer += [sql.SQL(micros).format(sql.Identifier("latest", "__ets")), sql.SQL(micros).format(sql.Identifier("latest", "__cts"))]
+    outer += [_as_online_text(f, t) for f, t in source.features]
+    return sql.SQL("SELECT {}, count(*) OVER () FROM ({}) latest ORDER BY {}").format(
+        sql.SQL(", ").join(outer), inner, sql.SQL(", ").join(sql.Identifier("latest", k) for k, _ in source.keys)
+    ), params
 
 
 def _as_online_text(column: str, kind: str) -> sql.Composable:
     """The feature as the online store's text (read back by features.online.decode), made
     by the database: the run passes strings through instead of formatting each value. A
     double's text is PostgreSQL's shortest exact form (extra_float_digits 1, the default)."""
-    value = typed(column, kind)
+    value = sql.Identifier("latest", column)
     if kind == "bool":
         return sql.SQL("CASE WHEN {} THEN '1' WHEN NOT {} THEN '0' END").format(value, value)
     if kind == "timestamp":
@@ -152,7 +159,7 @@ def materialization_execute(run_id: int) -> None:
     try:
         query, params = _latest_rows(source, run)
         with connect(source.connection) as conn, guard(conn, source), ThreadPoolExecutor(1) as redis_thread:
-            cursor = conn.cursor(name="materialize")
+            cursor = conn.cursor(name="materialize", binary=True)
             cursor.execute(query, params)
             pending = None  # (future of the previous batch's Redis write, its cursor, its size, total)
             while rows := cursor.fetchmany(settings.FEATURE_MATERIALIZE_BATCH):
