@@ -16,7 +16,7 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from control_plane import roles
-from control_plane.errors import Forbidden, Invalid
+from control_plane.errors import Conflict, Forbidden, Invalid
 from control_plane.journal import event_append
 from monitoring.policies import schedule_fields
 
@@ -223,6 +223,12 @@ def _apply(actor, doc: Document, plan: list[PlanItem], entities: dict, views: di
         if item.action == "unchanged":
             continue
         entity = entities.get(spec.name) or Entity(name=spec.name, owner=actor)
+        if "join_keys" in item.changes and entity.pk and entity.views.exists():
+            raise Conflict(
+                f"Entity '{spec.name}' has feature views; its join keys cannot change (their stored rows are keyed "
+                "by them). Define a new entity.",
+                code="join_keys_in_use", details={"join_keys": [", ".join(entity.views.values_list("name", flat=True))]},
+            )
         entity.join_keys, entity.description = spec.as_dict()["join_keys"], spec.description
         entity.full_clean()
         entity.save()

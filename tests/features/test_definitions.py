@@ -151,3 +151,12 @@ def test_yaml_body_and_management_command(api, contributor, tmp_path):
     out = io.StringIO()
     call_command("features", "apply", str(path), stdout=out)
     assert "~ feature_view user_stats: update" in out.getvalue() and "ttl_seconds: 86400 -> 172800" in out.getvalue()
+
+
+def test_join_keys_of_an_entity_in_use_cannot_change(api, contributor):
+    client = api(contributor)
+    client.post("/api/v1/features/apply/", DOCUMENT, format="json")
+    changed = {"entities": [{"name": "user", "join_keys": [{"name": "user_id", "type": "string"}]}]}
+    answer = client.post("/api/v1/features/apply/", changed, format="json")
+    assert answer.status_code == 409 and answer.json()["error"]["details"]["join_keys"] == ["user_stats"]
+    assert Entity.objects.get(name="user").join_keys == [{"name": "user_id", "type": "int"}]
