@@ -161,3 +161,23 @@ def test_bad_frames_are_named(store, api, viewer):
         buffer.name = "e.csv"
         answer = client.post("/api/v1/features/historical/", {"file": buffer, "features": "scores:score"}, format="multipart")
         assert answer.status_code == 422 and field in answer.json()["error"]["details"], answer.content
+
+
+def test_query_sources_join_and_run_read_only(store, api, admin, viewer, settings):
+    _, table, entities = store
+    schema = settings.FEATURE_SOURCE_SCHEMAS[0]
+    client = api(admin)
+    view = {"name": "doubled", "entity": "user", "ttl": "3h", "features": [{"name": "twice", "type": "float"}],
+            "source": {"kind": "query", "query": f'SELECT user_id, ts, created, score * 2 AS twice FROM "{schema}".scores'},
+            "event_timestamp_column": "ts", "created_timestamp_column": "created"}
+    assert client.post("/api/v1/features/views/", view, format="json").status_code == 201
+    got = _ask(api(viewer), entities, features="doubled:twice,scores:score")
+    both = got.dropna(subset=["score"])
+    assert len(both) > 50 and (abs(both["twice"] - 2 * both["score"]) < 1e-9).all()
+    writes = dict(view, name="sneaky", source={"kind": "query", "query": "SELECT user_id, ts, created, "
+                  "nextval('auth_user_id_seq')::float AS twice FROM \"" + schema + "\".scores"})
+    assert client.post("/api/v1/features/views/", writes, format="json").status_code == 201  # LIMIT 0 probe runs nothing
+    buffer = io.BytesIO(entities.to_csv(index=False).encode())
+    buffer.name = "e.csv"
+    answer = api(viewer).post("/api/v1/features/historical/", {"file": buffer, "features": "sneaky:twice"}, format="multipart")
+    assert answer.status_code == 422 and "read-only transaction" in answer.json()["error"]["message"]
