@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "monitoring",
     "notifications",
     "serving",
+    "features",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +321,27 @@ LOCAL_SOURCE_ROOTS = [Path(p) for p in env.list("LOCAL_SOURCE_ROOTS", default=[]
 # --- Drift monitoring: the folders a reference profile may be read from by server path.
 REFERENCE_DATA_ROOTS = [Path(p) for p in env.list("REFERENCE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "reference"]
 
+# --- Feature store (docs/features.md)
+# Push views' offline tables live in this schema of the control plane's database.
+FEATURE_PUSH_SCHEMA = env.str("FEATURE_PUSH_SCHEMA", default="feature_push")
+# Table sources on the control plane's own database must be in one of these schemas.
+FEATURE_SOURCE_SCHEMAS = env.list("FEATURE_SOURCE_SCHEMAS", default=["feature_data"])
+# Other PostgreSQL databases sources may name: "name=postgres://...;other=postgres://...".
+FEATURE_SOURCE_DATABASES = dict(
+    item.split("=", 1) for item in env.str("FEATURE_SOURCE_DATABASES", default="").split(";") if "=" in item
+)
+# Query sources (admins only) run READ ONLY under this role when set, and within this time.
+FEATURE_QUERY_ROLE = env.str("FEATURE_QUERY_ROLE", default="")
+FEATURE_QUERY_TIMEOUT_SECONDS = env.int("FEATURE_QUERY_TIMEOUT_SECONDS", default=600)
+# The online store: its own Redis, else the broker's server.
+FEATURE_ONLINE_REDIS_URL = env.str("FEATURE_ONLINE_REDIS_URL", default="") or REDIS_URL
+FEATURE_ONLINE_PREFIX = env.str("FEATURE_ONLINE_PREFIX", default="fs")
+# Entity frames read by server path must be under one of these folders.
+FEATURE_DATA_ROOTS = [Path(p) for p in env.list("FEATURE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "features"]
+FEATURE_MATERIALIZE_BATCH = env.int("FEATURE_MATERIALIZE_BATCH", default=10_000)
+FEATURE_HISTORICAL_CHUNK_ROWS = env.int("FEATURE_HISTORICAL_CHUNK_ROWS", default=50_000)
+# A materialization run whose heartbeat is older than this is resumed by the sweep.
+FEATURE_RUN_STALE_SECONDS = env.int("FEATURE_RUN_STALE_SECONDS", default=120)
 
 LOGGING = {
     "version": 1,
@@ -348,5 +370,6 @@ CELERY_BEAT_SCHEDULE = {
     "drain-prediction-log": {"task": "monitoring.tasks.drain_predictions", "schedule": 60.0},
     "purge-prediction-log": {"task": "monitoring.tasks.purge_predictions", "schedule": crontab(hour=3, minute=17)},
     # Canary steps are analysed once their step_seconds have passed; this is how often that is checked.
+    "resume-stale-materializations": {"task": "features.tasks.resume_stale_runs", "schedule": 60.0},
     "canary-analysis": {"task": "serving.tasks.canary_analysis_tick", "schedule": env.float("CANARY_TICK_SECONDS", default=15.0)},
 }

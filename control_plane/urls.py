@@ -29,6 +29,7 @@ api_v1 = [
     path("", include("monitoring.api_urls")),
     path("", include("serving.urls")),
     path("", include("notifications.api_urls")),
+    path("", include("features.api_urls")),
 ]
 
 urlpatterns = [
@@ -51,6 +52,7 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("serving.page_urls")),
     path("", include("monitoring.page_urls")),
+    path("", include("features.page_urls")),
 ]
 
 handler404 = "control_plane.error_pages.page_not_found"

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from control_plane.errors import error_body
+from control_plane.errors import ServiceError, error_body
+from features.binding import TAG as FEATURE_SERVICE_TAG
 from control_plane.request_context import new_request_id
 from monitoring.prediction_log import CONFLICT, RETRY, RequestKey, log_predictions
 from monitoring.records import PredictionRecord
@@ -62,9 +63,36 @@ def _choose(route: Route, routing_key: str):
     return "champion", route.champion
 
 
-def _score_version(version, rows: list[dict]) -> tuple[list, float]:
-    """Validate, load (from the cache when warm) and score. Returns the predictions and
-    the milliseconds spent loading the model, which a cold start adds once."""
+def _with_features(version, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(model rows, logged rows): the online features merged in for a version that names a
+    feature service (features.serving_rows); the rows as sent otherwise."""
+    import redis
+
+    from features.serving_rows import MissingFeatures, merge_online
+
+    try:
+        merged = merge_online(version, rows)
+    except MissingFeatures as exc:
+        fields = sorted({p["field"] for p in exc.problems})
+        raise ServingError(
+            422, "features_missing",
+            f"{len(exc.problems)} feature value(s) missing or stale in the online store ({', '.join(fields)}); "
+            f"the feature service refuses them.",
+            {"problems": exc.problems, "fields": fields},
+        ) from None
+    except ServiceError as exc:
+        raise ServingError(exc.status, exc.code, exc.message, exc.details) from None
+    except redis.RedisError as exc:
+        raise ServingError(503, "feature_store_unavailable", f"The online feature store cannot be read: {exc}") from None
+    return merged.model_rows, merged.logged_rows
+
+
+def _score_version(version, rows: list[dict]) -> tuple[list, float, list[dict]]:
+    """Validate, load (from the cache when warm) and score. Returns the predictions, the
+    milliseconds spent loading the model (a cold start adds it once) and the rows to log."""
+    logged = rows
+    if FEATURE_SERVICE_TAG in version.tags:
+        rows, logged = _with_features(version, rows)
     problems = validate_rows(rows, version.input_schema) if version.input_schema else []
     if problems:
         fields = sorted({p["field"] for p in problems if p["field"]})
@@ -83,7 +111,7 @@ def _score_version(version, rows: list[dict]) -> tuple[list, float]:
         raise ServingError(503, "model_unavailable", str(exc)) from None
     load_ms = (time.perf_counter() - load_started) * 1000
     try:
-        return score(loaded, rows, version.input_schema), load_ms
+        return score(loaded, rows, version.input_schema), load_ms, logged
     except Exception as exc:
         raise ServingError(500, "model_error", f"v{version.version} failed to score: {type(exc).__name__}: {exc}")
 
@@ -112,14 +140,14 @@ def _records(route, version, variant, request_id, rows, predictions, latency_ms,
 
 
 def _shadow_score(route: Route, request_id: str, rows: list[dict]) -> None:
-    started, load_ms = time.perf_counter(), 0.0
+    started, load_ms, logged = time.perf_counter(), 0.0, rows
     try:
-        predictions, load_ms = _score_version(route.challenger, rows)
+        predictions, load_ms, logged = _score_version(route.challenger, rows)
         extra = _cold_start(load_ms)
     except ServingError as exc:
         predictions, extra = [None] * len(rows), {"error": exc.message}
     latency = (time.perf_counter() - started) * 1000 - (load_ms if extra else 0.0)
-    log_predictions(_records(route, route.challenger, "shadow", request_id, rows, predictions, latency, extra))
+    log_predictions(_records(route, route.challenger, "shadow", request_id, logged, predictions, latency, extra))
 
 
 COLD_START_MS = 5.0
@@ -143,7 +171,7 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
     route = _route(model_name)
     variant, version = _choose(route, routing_key or request_id)
     try:
-        predictions, load_ms = _score_version(version, rows)
+        predictions, load_ms, logged = _score_version(version, rows)
     except ServingError as exc:
         if exc.status >= 500:  # the variant failed on valid input: that is evidence for canary analysis
             latency = (time.perf_counter() - started) * 1000
@@ -155,17 +183,17 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
     extra = _cold_start(load_ms)
     logged_latency = latency_ms - load_ms if extra else latency_ms
     request_key = RequestKey(route.model_name, request_id, body_hash) if body_hash else None
-    logged = log_predictions(
-        _records(route, version, variant, request_id, rows, predictions, logged_latency, extra), request_key=request_key
+    outcome = log_predictions(
+        _records(route, version, variant, request_id, logged, predictions, logged_latency, extra), request_key=request_key
     )
-    if logged == CONFLICT:
+    if outcome == CONFLICT:
         raise ServingError(
             409, "request_id_reused",
             f"request_id '{request_id}' was already used with a different body for model '{route.model_name}'; "
             "use a new request_id for a new request.",
             {"request_id": ["Already used with a different body."]},
         )
-    if route.shadow and logged != RETRY:  # a retry's shadow copy was scored the first time
+    if route.shadow and outcome != RETRY:  # a retry's shadow copy was scored the first time
         shadow.submit(_shadow_score, route, request_id, rows)
     return version, variant, predictions, latency_ms
 

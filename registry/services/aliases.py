@@ -16,6 +16,7 @@ from control_plane.journal import event_append
 
 from .. import rollout, stages
 from ..models import ModelAlias, ModelVersion, RegisteredModel
+from ..tag_rules import check_version_tags
 from ._common import _claim_name, _lock_model, _require, _same_time, _version, name_check
 from .stage_changes import _close_pending_requests
 
@@ -158,6 +159,8 @@ def _tag_change(target, key: str, value: str | None) -> bool:
         if tags.get(key) == value:
             return False
         tags[key] = str(value)
+    if hasattr(target, "input_schema"):  # a version: tags that name its inputs must fit its schema
+        check_version_tags(tags, target.input_schema)
     target.tags = tags
     target.save(update_fields=["tags"])  # MLflow leaves last_updated_timestamp alone on tag changes
     return True

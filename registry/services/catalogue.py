@@ -14,6 +14,7 @@ from .. import mlflow_source
 from ..mlflow_source import SourceInfo
 from ..source_rules import source_problem
 from ..schema import schema_normalise, schema_problems
+from ..tag_rules import check_version_tags
 from ._common import _check_tags, _claim_name, _lock_model, _require, _same_time, _version, name_check
 
 
@@ -141,6 +142,7 @@ def version_register(
         problems["metrics"] = ["Metric values must be numbers."]
     if problems:
         raise Invalid("The version is invalid: " + "; ".join(f"{k}: {v[0]}" for k, v in problems.items()), details=problems)
+    check_version_tags(_check_tags(tags), input_schema)
     with transaction.atomic():
         model = _lock_model(model_name)
         if number is not None and number <= model.last_version:
@@ -288,6 +290,7 @@ def version_update(
             mv.description = description
             changed.append("description")
         if tags is not None and _check_tags(tags) != mv.tags:
+            check_version_tags(tags, mv.input_schema)
             mv.tags = tags
             changed.append("tags")
         if changed:
