@@ -25,6 +25,7 @@ api_v1 = [
     path("", include("monitoring.api_urls")),
     path("", include("serving.urls")),
     path("", include("notifications.api_urls")),
+    path("", include("retraining.api_urls")),
 ]
 
 urlpatterns = [
@@ -46,4 +47,5 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("serving.page_urls")),
     path("", include("monitoring.page_urls")),
+    path("", include("retraining.page_urls")),
 ]
