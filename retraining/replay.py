@@ -106,7 +106,10 @@ def _default_metric(challenger_model) -> str:
 def replay_job_run(job_id: int, *, max_chunks: int | None = None) -> ReplayJob | None:
     """Run or resume a job. `max_chunks` stops early, as a crash would (tests)."""
     with transaction.atomic():
-        job = ReplayJob.objects.select_for_update().select_related("model", "version", "champion").filter(pk=job_id).first()
+        job = (
+            ReplayJob.objects.select_for_update(of=("self",)).select_related("model", "version", "champion")
+            .filter(pk=job_id).first()
+        )
         if job is None or job.status in ReplayJob.FINISHED:
             return job
         job.status, job.heartbeat_at = Status.RUNNING, timezone.now()
