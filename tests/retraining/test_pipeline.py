@@ -73,11 +73,12 @@ def test_a_failing_trainer_fails_the_step_visibly_and_can_be_retried(traffic, co
     assert run.steps.get(name="train").attempt == 2
 
 
-def test_a_trainer_cannot_put_its_version_in_production(traffic, contributor, settings, inline):
-    policy = make_policy(traffic.model, contributor, trainer="tests.retraining.trainers.promotes_itself")
+def test_a_trainer_cannot_put_its_version_in_production(traffic, contributor, admin, settings, inline):
+    # The owner is an admin, who may approve requests: only the four-eyes rule stands in the way.
+    policy = make_policy(traffic.model, contributor, trainer="tests.retraining.trainers.promotes_itself", owner=admin.username)
     run = RetrainingRun.objects.get(pk=inline(retraining_trigger, model=policy.model, trigger="manual", actor=contributor).pk)
     refusals = (settings.RETRAINING_DIR / f"run-{run.pk}" / "refusals.txt").read_text().split(",")
-    assert refusals == ["promotion_required", "self_approval_forbidden"]
+    assert refusals == ["transition_not_allowed", "self_approval_forbidden"]
     assert ModelVersion.objects.get(model__name="churn-predictor", stage="production").version == 1
     assert run.status == "succeeded", run.error
     assert run.version.stage == "staging"  # the pipeline's own staging and request, nothing more
