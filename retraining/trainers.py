@@ -117,7 +117,7 @@ def run_python(trainer: dict, context: TrainingContext) -> TrainerResult:
 
 def tagged_version(model_name: str, run_id: int) -> ModelVersion | None:
     return (
-        ModelVersion.objects.filter(model__name=model_name, tags__contains={RUN_TAG: str(run_id)})
+        ModelVersion.objects.filter(model__name=model_name, **{f"tags__{RUN_TAG}": str(run_id)})
         .select_related("model")
         .order_by("-version")
         .first()
