@@ -16,12 +16,13 @@
     var traces = [{ type: "bar", name: data.metric, x: [champ, chall], y: [data.champion_value, data.challenger_value] }];
     if (data.interval && data.improvement !== null) {
       traces.push({ type: "scatter", mode: "markers", name: "improvement (95% CI)", x: ["improvement"], y: [data.improvement],
-        xaxis: "x", error_y: { type: "data", symmetric: false, array: [data.interval.high - data.improvement],
+        yaxis: "y2", error_y: { type: "data", symmetric: false, array: [data.interval.high - data.improvement],
         arrayminus: [data.improvement - data.interval.low] } });
       traces.push({ type: "scatter", mode: "lines", name: "minimum", x: ["improvement", "improvement"],
-        y: [data.min_improvement, data.min_improvement], line: { dash: "dot" } });
+        y: [data.min_improvement, data.min_improvement], yaxis: "y2", line: { dash: "dot" } });
     }
-    Plotly.newPlot("chart-metric", traces, layout({ yaxis: { title: { text: data.metric } } }), config);
+    Plotly.newPlot("chart-metric", traces, layout({ yaxis: { title: { text: data.metric } },
+      yaxis2: { title: { text: "improvement" }, overlaying: "y", side: "right", zeroline: true } }), config);
   } else { empty("chart-metric", "No labelled rows: no metric."); }
 
   var h = data.histograms || { edges: [] };
