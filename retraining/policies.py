@@ -99,7 +99,7 @@ def trainer_clean(value) -> dict:
     name = value.get("channel")
     if not isinstance(name, str) or not Channel.objects.filter(name=name, kind="webhook").exists():
         raise _bad("trainer", "'trainer.channel' must name a webhook notification channel (its URL and secret sign the request).")
-    deadline = _integer(value.get("deadline_minutes", 120), "trainer.deadline_minutes", 1, 7 * 24 * 60)
+    deadline = _integer(value.get("deadline_minutes", 120), "trainer.deadline_minutes", 0, 7 * 24 * 60)
     return {"kind": kind, "channel": name, "deadline_minutes": deadline}
 
 

@@ -3,8 +3,8 @@
 - python: a function from an allow-listed module (RETRAINING_TRAINER_MODULES), called with a
   TrainingContext, returning an MLflow run id or a model URI (models:/..., runs:/..., or a
   local MLflow model folder under RETRAINING_MODEL_ROOTS).
-- mlflow_project: `mlflow run <folder> -e <entry> --env-manager local -P ...` with the context
-  as parameters; the project registers its model through MLflow against this control plane
+- mlflow_project: `mlflow run <folder> -e <entry> --env-manager local -P ...` with the context's
+  fields the MLproject declares as parameters (MLflow would pass undeclared ones on as flags); the project registers its model through MLflow against this control plane
   (MLFLOW_REGISTRY_URI and a token of the policy's owner, valid for this run only) with the
   tag retraining.run=<id>; a project that only logs a run is registered from its run id.
 - external: a signed `retraining.requested` webhook (external.py), then a wait for a version
@@ -127,13 +127,16 @@ def tagged_version(model_name: str, run_id: int) -> ModelVersion | None:
 def run_mlflow_project(trainer: dict, context: TrainingContext, *, token: str) -> TrainerResult:
     if not project_path_allowed(trainer["uri"]):
         raise TrainerError(f"{trainer['uri']} is not an MLproject folder under RETRAINING_PROJECT_ROOTS.")
-    parameters = {**context.as_parameters(), **trainer.get("parameters", {})}
+    declared = _declared_parameters(Path(trainer["uri"].removeprefix("file://")), trainer.get("entry_point", "main"))
+    offered = {k: v for k, v in context.as_parameters().items() if k in declared}  # MLflow passes extras on as flags
+    parameters = {**offered, **trainer.get("parameters", {})}
     command = [sys.executable, "-m", "mlflow", "run", trainer["uri"], "-e", trainer.get("entry_point", "main"),
                "--env-manager", "local", "--run-name", context.run_name]
     for key, value in parameters.items():
         command += ["-P", f"{key}={value}"]
     env = {
         **os.environ,
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),  # the entry point's python
         "MLFLOW_TRACKING_URI": context.tracking_uri,
         "MLFLOW_REGISTRY_URI": settings.PUBLIC_BASE_URL,
         "MLFLOW_TRACKING_TOKEN": token,
@@ -153,6 +156,16 @@ def run_mlflow_project(trainer: dict, context: TrainingContext, *, token: str) -
     if found is None:
         raise TrainerError("The project neither registered a version tagged retraining.run nor reported its run id.")
     return TrainerResult(run_id=found.group(1), log=log)
+
+
+def _declared_parameters(folder: Path, entry_point: str) -> set[str]:
+    import yaml
+
+    try:
+        spec = yaml.safe_load((folder / "MLproject").read_text()) or {}
+        return set(((spec.get("entry_points") or {}).get(entry_point) or {}).get("parameters") or {})
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise TrainerError(f"Cannot read {folder / 'MLproject'}: {exc}") from exc
 
 
 def wait_for_version(model_name: str, run_id: int, *, deadline, poll_seconds: float) -> ModelVersion:
