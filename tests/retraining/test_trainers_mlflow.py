@@ -92,3 +92,45 @@ def test_an_external_trainer_that_never_registers_fails_at_its_deadline(live, ho
     assert run.status == "failed" and run.steps.get(name="train").status == "failed"
     assert f"No version of churn-predictor tagged retraining.run={run.pk} was registered by" in run.error
     assert "external trainer's deadline" in run.error
+
+
+def test_the_external_system_cannot_reach_production_through_mlflow(live, hook, contributor, settings):
+    """The orchestrator registers its version, then tries MLflow's two ways to Production: the
+    stage transition and the champion alias. Each becomes (at most) a pending request."""
+    from mlflow.exceptions import MlflowException
+
+    from registry.models import ModelVersion, PromotionRequest
+
+    make_policy(live_model(), contributor, trainer={"kind": "external", "channel": "ci", "deadline_minutes": 30})
+    client = live.as_user(contributor)
+    run_id, info = log_sklearn_model()
+    outcomes = []
+
+    def ci_system():
+        from tests.processes import wait_for
+
+        if wait_for(lambda: hook.requests, timeout=120):
+            body = hook.requests[0].json()
+            mv = client.create_model_version("churn-predictor", source=info.model_uri, run_id=run_id,
+                                             tags={"retraining.run": str(body["payload"]["retraining_run"])})
+            for attempt in (
+                lambda: client.transition_model_version_stage("churn-predictor", mv.version, "Production"),
+                lambda: client.set_registered_model_alias("churn-predictor", settings.PRODUCTION_ALIAS, mv.version),
+            ):
+                try:
+                    attempt()
+                    outcomes.append("accepted")
+                except MlflowException as exc:
+                    outcomes.append(exc.error_code)
+
+    thread = threading.Thread(target=ci_system)
+    thread.start()
+    run = retraining_trigger(model=live_model(), trigger="manual", actor=contributor)
+    thread.join(timeout=60)
+    run = RetrainingRun.objects.get(pk=run.pk)
+    assert len(outcomes) == 2, outcomes
+    assert ModelVersion.objects.get(model__name="churn-predictor", stage="production").version == 1
+    assert run.version.stage != "production"
+    # Whatever MLflow answered, no approval exists: at most a pending request by the orchestrator's user.
+    assert not PromotionRequest.objects.filter(version=run.version).exclude(status__in=("pending", "cancelled")).exists()
+    print("MLflow answers to the Production attempts:", outcomes)
