@@ -90,7 +90,7 @@ def _retraining_summary(type_: str, payload: dict) -> str:
     if type_ == "retraining.triggered":
         return f"{run} started by the {payload.get('trigger')} trigger."
     if type_ == "retraining.suppressed":
-        return f" The {payload.get('trigger')} trigger was suppressed: {payload.get('reason')}"
+        return f" The {payload.get('trigger')} trigger was suppressed ({payload.get('code')})."
     if type_ == "retraining.step_failed":
         return f"{run}: step {payload.get('step')} failed: {payload.get('error')}"
     if type_ == "retraining.completed":
