@@ -35,6 +35,12 @@ def default_evaluation() -> dict:
     return {"metric": "roc_auc", "min_improvement": 0.0, "holdout": 0.2, "no_need_psi": 0.1, "bootstrap": 500}
 
 
+def require_monitor(actor: User | None) -> None:
+    """Retraining's writes need the capability that edits monitor policies and starts drift runs."""
+    if actor is None or not roles.user_can(actor, roles.MONITOR):
+        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+
+
 def periodic_task_name(model: RegisteredModel | int) -> str:
     return f"retraining-model-{model if isinstance(model, int) else model.pk}"
 
@@ -227,8 +233,7 @@ def _public(value):
 def retraining_policy_put(*, model: RegisteredModel, actor: User, **fields) -> RetrainingPolicy:
     """Create or change the model's policy (fields left out keep their values; a new policy
     needs a trainer, its owner defaults to the actor) and beat's PeriodicTask with it."""
-    if not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+    require_monitor(actor)
     with transaction.atomic():
         RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
         policy = RetrainingPolicy.objects.select_for_update().filter(model=model).first()

@@ -19,8 +19,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane import roles
-from control_plane.errors import Forbidden, Invalid, NotFound
+from control_plane.errors import Invalid, NotFound
 from registry import stages
 from registry.model_loading import ModelLoadError, load_version
 from registry.models import ModelVersion, RegisteredModel
@@ -29,6 +28,7 @@ from . import comparison, scoring
 from control_plane.heartbeat import Heartbeat
 from .log_reader import VARIANTS, Window, count_rows, read_chunk
 from .models import ReplayJob
+from .policies import require_monitor
 
 logger = logging.getLogger(__name__)
 Status = ReplayJob.Status
@@ -54,8 +54,7 @@ def replay_job_create(
     labelled_only: bool = False,
     enqueue: bool = True,
 ) -> ReplayJob:
-    if not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+    require_monitor(actor)
     if since >= until:
         raise Invalid("'since' must be before 'until'.", details={"since": ["Not before 'until'."]})
     challenger = ModelVersion.objects.filter(model=model, version=version).first()

@@ -2,15 +2,9 @@
 
 from control_plane.errors import NotFound
 from registry.models import RegisteredModel
+from registry.selectors import model_get  # noqa: F401  (re-exported: the pages and the API read models here)
 
 from .models import ReplayJob, RetrainingPolicy, RetrainingRun
-
-
-def model_get(name: str) -> RegisteredModel:
-    model = RegisteredModel.objects.filter(name=name).first()
-    if model is None:
-        raise NotFound(f"Model '{name}' does not exist.", code="model_not_found")
-    return model
 
 
 def runs_of(model: RegisteredModel):

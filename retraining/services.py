@@ -10,13 +10,13 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control_plane import roles
-from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
+from control_plane.errors import Conflict, Invalid, NotFound
 from control_plane.journal import event_append
 from registry import stages
 from registry.models import ModelVersion, RegisteredModel
 
 from .models import STEP_NAMES, RetrainingPolicy, RetrainingRun, RetrainingStep, TriggerKind
+from .policies import require_monitor
 
 Run, Step = RetrainingRun.Status, RetrainingStep.Status
 
@@ -72,8 +72,8 @@ def retraining_trigger(
     if trigger not in TriggerKind.values:
         raise Invalid(f"Unknown trigger '{trigger}'.", details={"trigger": ["Unknown trigger."]})
     manual = trigger == TriggerKind.MANUAL
-    if manual and (actor is None or not roles.user_can(actor, roles.MONITOR)):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+    if manual:
+        require_monitor(actor)
     evidence = evidence or {}
     now = timezone.now()
     try:
@@ -259,8 +259,7 @@ def step_heartbeat(step_id: int) -> int:
 
 def retraining_run_retry(*, actor: User, run_id: int) -> RetrainingRun:
     """Run a failed (or cancelled) run again from its first unfinished step."""
-    if not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+    require_monitor(actor)
     try:
         with transaction.atomic():
             run = _lock_run(run_id)
@@ -282,8 +281,7 @@ def retraining_run_retry(*, actor: User, run_id: int) -> RetrainingRun:
 
 
 def retraining_run_cancel(*, actor: User, run_id: int) -> RetrainingRun:
-    if not roles.user_can(actor, roles.MONITOR):
-        raise Forbidden(f"Your role does not allow '{roles.MONITOR}'.", code="permission_denied")
+    require_monitor(actor)
     with transaction.atomic():
         run = _lock_run(run_id)
         if run.status in RetrainingRun.FINISHED:

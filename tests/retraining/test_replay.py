@@ -17,7 +17,7 @@ from retraining.scoring import scores_of
 from tests.conftest import staged_version
 from tests.serving.conftest import SERVING_SCHEMA, save_classifier
 
-from .conftest import FEATURES, customers, log_labelled
+from .conftest import FEATURES
 
 
 @pytest.fixture(scope="module")
