@@ -39,8 +39,10 @@ def _filters(window: Window, after: tuple[datetime, int] | None) -> tuple[str, l
     sql = "model_name = %s AND ts >= %s AND ts < %s AND variant = ANY(%s)"
     params: list = [window.model_name, window.since, window.until, list(window.variants)]
     if after is not None:
-        sql += " AND (ts, id) > (%s, %s)"
-        params += [after[0], after[1]]
+        # `ts >= last` lets the (model_name, ts) index start the scan at the resume point; the
+        # row comparison alone would make every chunk scan and sort the whole window again.
+        sql += " AND ts >= %s AND (ts, id) > (%s, %s)"
+        params += [after[0], after[0], after[1]]
     if window.labelled_only:
         sql += " AND ground_truth IS NOT NULL AND ground_truth <> 'null'::jsonb"
     return sql, params

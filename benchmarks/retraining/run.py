@@ -199,6 +199,7 @@ def main():
         if "SETUP_OK" not in out.stdout:
             raise RuntimeError(out.stdout[-3000:] + out.stderr[-3000:])
         print(f"setup: {args.rows:,} logged rows in {time.perf_counter() - t:.0f} s (work dir {work})", flush=True)
+    psql("ANALYZE monitoring_predictionlog", db=DB)  # as autovacuum would after a bulk load
     since = "2026-01-01T00:00:00+00:00"
     until = "2027-01-01T00:00:00+00:00"
     quarter = f"{__import__('datetime').datetime(2026, 1, 1) + __import__('datetime').timedelta(seconds=args.rows // 4)}+00:00"

@@ -82,3 +82,15 @@ def test_a_trainer_cannot_put_its_version_in_production(traffic, contributor, ad
     assert ModelVersion.objects.get(model__name="churn-predictor", stage="production").version == 1
     assert run.status == "succeeded", run.error
     assert run.version.stage == "staging"  # the pipeline's own staging and request, nothing more
+
+
+def test_start_shadow_puts_the_staged_challenger_beside_the_champion(traffic, contributor, inline):
+    from serving.models import Deployment
+
+    policy = make_policy(traffic.model, contributor, start_shadow=True)
+    run = RetrainingRun.objects.get(pk=inline(retraining_trigger, model=policy.model, trigger="manual", actor=contributor).pk)
+    assert run.verdict == "staged", run.error
+    deployment = Deployment.objects.get(pk=run.steps.get(name="stage").output["shadow"])
+    assert deployment.strategy == "shadow" and deployment.state == "active"
+    assert deployment.champion.version == 1 and deployment.challenger == run.version
+    assert deployment.challenger_weight == 0  # a shadow answers nobody
