@@ -57,7 +57,22 @@ def count_rows(window: Window) -> int:
     return qs.count()
 
 
-def _postgres_chunk(window: Window, names: list[str], after, limit: int) -> Chunk:
+def _parse(data: io.BytesIO, column_names: list[str], numeric: list[bool]) -> pa.Table:
+    """CSV to Arrow: numeric schema columns straight to float64 (no string per value); when
+    one holds text after all, everything is read as text and converted by the caller."""
+    types = {"id": pa.int64(), "ts": pa.timestamp("us", tz="UTC"), "gt": pa.string()}
+    for i, is_number in enumerate(numeric):
+        types[f"f{i}"] = pa.float64() if is_number else pa.string()
+    options = dict(read_options=pacsv.ReadOptions(column_names=column_names))
+    try:
+        return pacsv.read_csv(data, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True), **options)
+    except pa.ArrowInvalid:
+        data.seek(0)
+        types.update({f"f{i}": pa.string() for i in range(len(numeric))})
+        return pacsv.read_csv(data, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True), **options)
+
+
+def _postgres_chunk(window: Window, names: list[str], after, limit: int, numeric: list[bool]) -> Chunk:
     where, params = _filters(window, after)
     features = ", ".join("features->>%s" for _ in names)
     table = PredictionLog._meta.db_table
@@ -75,20 +90,15 @@ def _postgres_chunk(window: Window, names: list[str], after, limit: int) -> Chun
     if buffer.tell() == 0:
         return Chunk(np.array([], dtype=np.int64), np.array([], dtype="datetime64[us]"), {n: pd.Series([], dtype=object) for n in names}, pd.Series([], dtype=object), None)
     buffer.seek(0)
-    table_ = pacsv.read_csv(
-        buffer,
-        read_options=pacsv.ReadOptions(column_names=column_names),
-        convert_options=pacsv.ConvertOptions(
-            column_types={"id": pa.int64(), "ts": pa.timestamp("us", tz="UTC"), "gt": pa.string(),
-                          **{f"f{i}": pa.string() for i in range(len(names))}},
-            strings_can_be_null=True,
-        ),
-    )
+    table_ = _parse(buffer, column_names, numeric)
     ids = table_.column("id").to_numpy()
     ts = table_.column("ts").to_pandas()
     columns = {}
     for i, name in enumerate(names):
         col = table_.column(f"f{i}")
+        if pa.types.is_floating(col.type):
+            columns[name] = pd.Series(col.to_numpy(zero_copy_only=False))
+            continue
         try:  # numbers as numbers without a Python object per value; text stays text
             columns[name] = pd.Series(col.cast(pa.float64()).to_numpy(zero_copy_only=False))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -114,9 +124,12 @@ def _orm_chunk(window: Window, names: list[str], after, limit: int) -> Chunk:
                  {n: frame[n] for n in names}, truth, last)
 
 
-def read_chunk(window: Window, names: list[str], *, after: tuple[datetime, int] | None, limit: int) -> Chunk:
+def read_chunk(
+    window: Window, names: list[str], *, after: tuple[datetime, int] | None, limit: int, numeric: list[bool] | None = None
+) -> Chunk:
+    """`numeric[i]`: the i-th column is a number in the schema (read without text in between)."""
     if connection.vendor == "postgresql":
-        return _postgres_chunk(window, names, after, limit)
+        return _postgres_chunk(window, names, after, limit, numeric or [False] * len(names))
     return _orm_chunk(window, names, after, limit)
 
 

@@ -134,6 +134,7 @@ def replay_job_run(job_id: int, *, max_chunks: int | None = None) -> ReplayJob |
 def _score_chunks(job: ReplayJob, challenger, champion, max_chunks) -> bool:
     schema = job.version.input_schema
     names = [c["name"] for c in schema]
+    numeric = [c["type"] in scoring.NUMERIC for c in schema]
     window = _window(job)
     positive = scoring.positive_label(challenger.model)
     after = (job.last_ts, job.last_id) if job.last_ts else None
@@ -142,7 +143,7 @@ def _score_chunks(job: ReplayJob, challenger, champion, max_chunks) -> bool:
     while True:
         if max_chunks is not None and done >= max_chunks:
             return False
-        chunk = read_chunk(window, names, after=after, limit=job.chunk_rows)
+        chunk = read_chunk(window, names, after=after, limit=job.chunk_rows, numeric=numeric)
         if not len(chunk.ids):
             return True
         frame = scoring.typed_frame(chunk.columns, schema)

@@ -118,3 +118,16 @@ def test_calibration_and_histograms_are_shares():
     assert result["challenger_value"] == 1.0 and result["champion_value"] == 0.75
     assert sum(result["histograms"]["champion"]) == pytest.approx(1.0, abs=1e-4)
     assert sum(b["rows"] for b in result["calibration"]["challenger"]) == 4
+
+
+@pytest.mark.django_db
+def test_a_number_column_holding_text_is_read_as_numbers_with_nan(traffic):
+    from retraining.log_reader import Window, read_chunk
+
+    row = PredictionLog.objects.filter(model_name="churn-predictor").order_by("ts", "id").first()
+    row.features = {**row.features, "tenure_months": "n/a"}
+    row.save(update_fields=["features"])
+    since, until = _window()
+    chunk = read_chunk(Window("churn-predictor", since, until), FEATURES, after=None, limit=5, numeric=[True, True, True])
+    assert chunk.ids[0] == row.pk and np.isnan(chunk.columns["tenure_months"].iloc[0])
+    assert chunk.columns["tenure_months"].iloc[1] == PredictionLog.objects.get(pk=chunk.ids[1]).features["tenure_months"]
