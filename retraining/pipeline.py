@@ -138,8 +138,9 @@ def _register(run: RetrainingRun, result: trainers.TrainerResult) -> ModelVersio
 
 def step_train(run: RetrainingRun, step: RetrainingStep) -> tuple[dict, str, dict]:
     existing = trainers.tagged_version(run.model.name, run.pk)
-    if existing is not None and existing.tags.get(trainers.TRIGGER_TAG) == run.trigger:
-        return {"version": existing.version, "reused": True}, f"Version {existing.version} was registered by an earlier attempt.", {"version": existing}
+    if existing is not None:  # an earlier attempt got as far as registering: finish its tagging, train no more
+        version = _register(run, trainers.TrainerResult(registered=existing))
+        return {"version": version.version, "reused": True}, f"Version {version.version} was registered by an earlier attempt.", {"version": version}
     schema = _schema_of(run)
     data_path = run_dir(run) / "train.parquet"
     rows = export_labelled(model_name=run.model.name, schema=schema, since=run.window_start, until=run.train_until, path=data_path)
