@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "control_plane",
     "registry",
     "monitoring",
+    "retraining",
     "notifications",
     "serving",
     "features",
@@ -361,7 +362,25 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+# Heartbeats of long jobs (retraining steps, replays, drift reports, batch jobs): a worker
+# stamps its job every HEARTBEAT_SECONDS; a job unstamped for HEARTBEAT_STALE_SECONDS is
+# taken to have lost its worker and is retried (resumed) or failed by the minute's sweep.
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=15.0)
+HEARTBEAT_STALE_SECONDS = env.int("HEARTBEAT_STALE_SECONDS", default=120)
+# Retraining. Python trainers only from these modules (the policy names a function in one).
+RETRAINING_TRAINER_MODULES = env.list("RETRAINING_TRAINER_MODULES", default=["retraining.sample_trainer"])
+RETRAINING_PROJECT_ROOTS = [Path(p) for p in env.list("RETRAINING_PROJECT_ROOTS", default=[]) if p] or [VAR_DIR / "retraining-projects"]
+RETRAINING_MODEL_ROOTS = [Path(p) for p in env.list("RETRAINING_MODEL_ROOTS", default=[]) if p] or [VAR_DIR / "retraining"]
+RETRAINING_DIR = Path(env.str("RETRAINING_DIR", default="") or VAR_DIR / "retraining")
+RETRAINING_STEP_MAX_ATTEMPTS = env.int("RETRAINING_STEP_MAX_ATTEMPTS", default=2)
+RETRAINING_PROJECT_TIMEOUT = env.int("RETRAINING_PROJECT_TIMEOUT", default=3600)
+RETRAINING_POLL_SECONDS = env.float("RETRAINING_POLL_SECONDS", default=10.0)
+RETRAINING_REPLAY_CHUNK_ROWS = env.int("RETRAINING_REPLAY_CHUNK_ROWS", default=50_000)
+
 CELERY_BEAT_SCHEDULE = {
+    # Jobs whose worker died (no heartbeat) are retried, resumed or failed within minutes.
+    "recover-stale-jobs": {"task": "retraining.tasks.recover_stale_jobs", "schedule": 60.0},
+    "retraining-volume-triggers": {"task": "retraining.tasks.check_volume_triggers", "schedule": 900.0},
     # On-commit enqueueing is the fast path; this sweep catches events whose enqueue was lost.
     "dispatch-journal-events": {"task": "control_plane.tasks.dispatch_events", "schedule": 60.0},
     # Deliveries whose task was lost (a worker killed mid-send) are enqueued again.

@@ -30,6 +30,7 @@ api_v1 = [
     path("", include("serving.urls")),
     path("", include("notifications.api_urls")),
     path("", include("features.api_urls")),
+    path("", include("retraining.api_urls")),
 ]
 
 urlpatterns = [
@@ -53,6 +54,7 @@ urlpatterns = [
     path("", include("serving.page_urls")),
     path("", include("monitoring.page_urls")),
     path("", include("features.page_urls")),
+    path("", include("retraining.page_urls")),
 ]
 
 handler404 = "control_plane.error_pages.page_not_found"

@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from control_plane import roles
+from control_plane.heartbeat import Heartbeat
 from control_plane.errors import Forbidden, Invalid, NotFound
 from control_plane.journal import event_append
 from registry import stages
@@ -332,13 +334,26 @@ def drift_reports_fail_abandoned() -> int:
     )
 
 
+def drift_reports_fail_stale(*, now=None) -> int:
+    """Fail the reports whose worker stopped beating (killed mid-run) within minutes; a
+    report never started (no heartbeat yet) is left to drift_reports_fail_abandoned."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS)
+    return DriftReport.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=Status.FAILED,
+        error="Worker lost: the worker computing this report stopped beating before finishing it.",
+        finished_at=timezone.now(),
+    )
+
+
 def drift_report_execute(*, report_id: int) -> DriftReport | None:
     """Run a report left in "running" (a finished one is returned as it is: safe to run twice)."""
     report = DriftReport.objects.select_related("model", "version", "requested_by").filter(pk=report_id).first()
     if report is None or report.status != Status.RUNNING:
         return report
+    DriftReport.objects.filter(pk=report_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
     try:
-        result = _compute(report, monitor_policy_get(report.model))
+        with Heartbeat(DriftReport, report_id):
+            result = _compute(report, monitor_policy_get(report.model))
     except DriftRunError as exc:
         _fail(report_id, str(exc))
         return DriftReport.objects.get(pk=report_id)

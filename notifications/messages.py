@@ -38,6 +38,13 @@ KNOWN_EVENT_TYPES: dict[str, str] = {
     "monitor.updated": "Monitor policy updated",
     "drift.detected": "Major drift detected",
     "performance.degraded": "Performance below its floor",
+    "retraining.policy_updated": "Retraining policy updated",
+    "retraining.triggered": "Retraining triggered",
+    "retraining.suppressed": "Retraining trigger suppressed",
+    "retraining.step_failed": "Retraining step failed",
+    "retraining.completed": "Retraining completed",
+    "retraining.retried": "Retraining retried",
+    "retraining.cancelled": "Retraining cancelled",
 }
 
 
@@ -61,6 +68,8 @@ def _path(event: Event) -> str:
     try:
         if event.type.split(".")[0] in ("promotion", "gate") and isinstance(promotion, int):
             return reverse("promotion-detail", args=[promotion])
+        if event.type.startswith("retraining.") and isinstance(payload.get("run"), int):
+            return reverse("retraining-run", args=[payload["run"]])
         if event.model_name:
             return reverse("model-detail", args=[event.model_name])
         if event.type.startswith("channel.") and isinstance(payload.get("channel"), int):
@@ -74,6 +83,19 @@ def _target(event: Event) -> str:
     if event.model_name and event.version:
         return f"{event.model_name} v{event.version}"
     return event.model_name
+
+
+def _retraining_summary(type_: str, payload: dict) -> str:
+    run = f" Run #{payload['run']}" if payload.get("run") else ""
+    if type_ == "retraining.triggered":
+        return f"{run} started by the {payload.get('trigger')} trigger."
+    if type_ == "retraining.suppressed":
+        return f" The {payload.get('trigger')} trigger was suppressed ({payload.get('code')})."
+    if type_ == "retraining.step_failed":
+        return f"{run}: step {payload.get('step')} failed: {payload.get('error')}"
+    if type_ == "retraining.completed":
+        return f"{run} verdict: {payload.get('verdict')}."
+    return run
 
 
 def notice_for(event: Event) -> Notice:
@@ -91,6 +113,8 @@ def notice_for(event: Event) -> Notice:
         summary += f" Drifted: {drifted or 'the prediction distribution'}."
     if event.type == "performance.degraded" and isinstance(payload.get("below_floor"), list):
         summary += f" Below floor ({payload.get('judged_on') or 'measured'}): {', '.join(payload['below_floor'])}."
+    if event.type.startswith("retraining."):
+        summary += _retraining_summary(event.type, payload)
     for key in ("reason", "comment", "override_reason"):
         if payload.get(key):
             summary += f" {key.replace('_', ' ').capitalize()}: {payload[key]}"

@@ -4,6 +4,7 @@ progress committed per chunk so that a restarted worker resumes where it stopped
 
 import logging
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.utils.text import get_valid_filename
 
 from control_plane import roles, token_scope
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
+from control_plane.heartbeat import Heartbeat
 from registry import stages
 from registry.model_loading import ModelLoadError, load_version
 from registry.models import ModelVersion, RegisteredModel
@@ -170,7 +172,7 @@ def batch_job_run(job_id: int, *, max_chunks: int | None = None) -> BatchJob | N
         job = BatchJob.objects.select_for_update().select_related("model", "version").filter(pk=job_id).first()
         if job is None or job.status in BatchJob.FINISHED:
             return job
-        job.status = Status.RUNNING
+        job.status, job.heartbeat_at = Status.RUNNING, timezone.now()
         job.started_at = job.started_at or timezone.now()
         if job.rows_total is None:
             try:
@@ -201,7 +203,8 @@ def batch_job_run(job_id: int, *, max_chunks: int | None = None) -> BatchJob | N
             return current.status == Status.RUNNING
 
     try:
-        chunks, finished = batch.run(spec, start_chunk=job.chunks_done, on_chunk=commit_chunk, max_chunks=max_chunks)
+        with Heartbeat(BatchJob, job_id):
+            chunks, finished = batch.run(spec, start_chunk=job.chunks_done, on_chunk=commit_chunk, max_chunks=max_chunks)
     except batch.BatchInputError as exc:
         _fail(job_id, str(exc))
         return BatchJob.objects.get(pk=job_id)
@@ -217,3 +220,29 @@ def batch_job_run(job_id: int, *, max_chunks: int | None = None) -> BatchJob | N
                 current.rows_total = current.rows_done
                 current.save(update_fields=["status", "finished_at", "rows_total", "updated_at"])
     return BatchJob.objects.get(pk=job_id)
+
+
+MAX_RESTARTS = 2
+
+
+def batch_jobs_recover_stale(*, now=None) -> dict:
+    """Running jobs whose worker stopped beating: resumed from their last committed chunk
+    (up to MAX_RESTARTS times), then failed. Within minutes, not the broker's hour."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS)
+    found = {"resumed": 0, "failed": 0}
+    for job_id in BatchJob.objects.filter(status=Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = BatchJob.objects.select_for_update().filter(pk=job_id, status=Status.RUNNING, heartbeat_at__lt=cutoff).first()
+            if job is None:
+                continue
+            if job.restarts >= MAX_RESTARTS:
+                job.status, job.finished_at = Status.FAILED, timezone.now()
+                job.error = f"Worker lost {job.restarts + 1} times (no heartbeat since {job.heartbeat_at:%H:%M:%S} UTC)."
+                job.save(update_fields=["status", "finished_at", "error", "updated_at"])
+                found["failed"] += 1
+                continue
+            job.status, job.restarts, job.heartbeat_at = Status.QUEUED, job.restarts + 1, None
+            job.save(update_fields=["status", "restarts", "heartbeat_at", "updated_at"])
+            transaction.on_commit(lambda job_id=job_id: _enqueue(job_id))
+            found["resumed"] += 1
+    return found

@@ -135,6 +135,8 @@ class BatchJob(models.Model):
     rows_done = models.BigIntegerField(default=0, help_text="Rows read so far, scored or invalid.")
     rows_invalid = models.BigIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Stamped while a worker scores it.")
+    restarts = models.PositiveSmallIntegerField(default=0, help_text="Resumed after its worker was lost.")
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

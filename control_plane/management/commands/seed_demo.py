@@ -14,6 +14,7 @@ from control_plane.demo_shadow import seed_shadow_demo
 from control_plane.users import user_create
 from registry import services
 from registry.models import RegisteredModel
+from retraining.demo import seed_retraining_demo
 
 DEMO_USERS = [("admin", "admin"), ("alice", "approver"), ("bob", "approver"), ("carol", "contributor"), ("victor", "viewer")]
 SCHEMA = [
@@ -39,6 +40,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Drift demo: {len(reports)} daily drift reports of churn-predictor.")
         if seed_shadow_demo(actor=User.objects.get(username="carol")):
             self.stdout.write("Shadow demo: churn-predictor v3 answers shadow traffic; its request's gate passes.")
+        run = seed_retraining_demo(owner=User.objects.get(username="carol"))
+        if run is not None:
+            self.stdout.write(f"Retraining demo: run #{run.pk} of churn-predictor {run.status} ({run.verdict or run.error}).")
         self.stdout.write("Demo users (also in %s):" % credentials_file)
         for line in credentials:
             self.stdout.write("  " + line)
