@@ -215,3 +215,39 @@ def test_a_record_that_cannot_be_logged_is_dropped_without_failing_the_caller(re
 def test_nothing_to_log_is_a_no_op(stream):
     log_predictions([])
     assert redis_client().exists(stream) == 0
+
+
+def test_copy_keeps_text_copy_would_misread_exactly(stream):
+    odd = make_record(1, request_id="tab\there\\back\nline\rcr", note='quote " back \\ tab \t nl \n')
+    odd.features["path"] = "C:\\models\\v1"
+    log_predictions([odd, make_record(2)])
+
+    assert drain_until_empty(consumer="t1", method="copy") == 1
+
+    row = PredictionLog.objects.get(request_id="tab\there\\back\nline\rcr")
+    assert row.features["path"] == "C:\\models\\v1"
+    assert row.extra == {"note": 'quote " back \\ tab \t nl \n'}
+    assert PredictionLog.objects.count() == 2
+
+
+def test_a_retried_batch_is_stored_once_through_the_conflict_path(stream):
+    log_predictions([make_record(i) for i in range(5)])
+    drain_until_empty(consumer="t1", method="copy")
+    log_predictions([make_record(i) for i in range(3, 8)])  # 3 and 4 are stored already
+
+    assert drain_until_empty(consumer="t1", method="copy") == 1
+
+    assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == [f"req-{i:06d}" for i in range(8)]
+
+
+def test_a_timestamp_the_database_cannot_read_is_dead_lettered_alone(stream):
+    client = redis_client()
+    records = [json.loads(prediction_log.encode(make_record(i))) for i in range(3)]
+    records[1]["timestamp"] = "the day after tomorrow"
+    client.xadd(stream, {"d": json.dumps(records)})
+
+    assert drain_once(consumer="t1", batch=100, method="copy") == 1
+
+    assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == ["req-000000", "req-000002"]
+    (_, dead), = client.xrange(stream + DEAD_SUFFIX)
+    assert json.loads(dead[b"d"])["request_id"] == "req-000001"
