@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from monitoring import prediction_log
+from monitoring import log_store, prediction_log
 from monitoring.drain import (
     DEAD_SUFFIX,
     GROUP,
@@ -217,7 +217,11 @@ def test_nothing_to_log_is_a_no_op(stream):
     assert redis_client().exists(stream) == 0
 
 
-def test_copy_keeps_text_copy_would_misread_exactly(stream):
+def test_copy_keeps_text_copy_would_misread_exactly(stream, monkeypatch):
+    def no_fallback(raws):
+        raise AssertionError("the batch fell back to one-by-one inserts")
+
+    monkeypatch.setattr(log_store, "_store_one_by_one", no_fallback)
     odd = make_record(1, request_id="tab\there\\back\nline\rcr", note='quote " back \\ tab \t nl \n')
     odd.features["path"] = "C:\\models\\v1"
     log_predictions([odd, make_record(2)])
