@@ -20,6 +20,7 @@ from typing import NamedTuple
 import orjson
 from django.db import DataError, IntegrityError, connection, transaction
 
+from . import log_partitions
 from .models import PredictionLog
 
 BAD_DATA = (DataError, IntegrityError, ValueError)  # ValueError: JSON or validation, before the database
@@ -50,16 +51,32 @@ def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[Refusal]:
         return []
     if method == "auto":
         method = "copy" if connection.vendor == "postgresql" else "bulk"
-    try:
-        if method == "copy":
-            return _copy_insert(raws)
-        rows = [row_from_payload(data) for raw in raws for data in _records_of(json.loads(raw))]
-        with transaction.atomic():
-            PredictionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        return []
-    except BAD_DATA:
-        pass
+    for attempt in (1, 2):
+        try:
+            if method == "copy":
+                return _copy_insert(raws)
+            rows = [row_from_payload(data) for raw in raws for data in _records_of(json.loads(raw))]
+            with transaction.atomic():
+                PredictionLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+            return []
+        except BAD_DATA as exc:
+            # A day without its partition yet (log_partitions): create it, then try again.
+            if attempt == 1 and log_partitions.is_missing_partition(exc):
+                if log_partitions.ensure_for_timestamps(_timestamps(raws)):
+                    continue
+            break
     return _store_one_by_one(raws)
+
+
+def _timestamps(raws: list[bytes]) -> Iterator[object]:
+    for raw in raws:
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            continue
+        for data in _records_of(decoded):
+            if isinstance(data, dict):
+                yield data.get("timestamp")
 
 
 def _reason(exc: Exception) -> str:

@@ -8,8 +8,10 @@ class PredictionLog(models.Model):
     """One served prediction (the rule book's log schema, plus variant and deployment).
 
     Its own table, apart from application logs. Written in bulk by the drain worker (or
-    directly in embedded mode); (request_id, model_name, variant) is unique so a retried
-    batch never duplicates a row. Nothing else references it: the purge deletes freely.
+    directly in embedded mode); (request_id, model_name, variant, ts) is unique so a retried
+    batch (the same records, served at the same time) never duplicates a row. On PostgreSQL
+    the table is partitioned by day (log_partitions.py; the primary key there is (id, ts)).
+    Nothing else references it: retention drops whole days.
     """
 
     model_name = models.CharField(max_length=128)
@@ -28,7 +30,8 @@ class PredictionLog(models.Model):
     class Meta:
         constraints = [
             # request_id first: the index also answers feedback's lookups by request id alone.
-            models.UniqueConstraint(fields=["request_id", "model_name", "variant"], name="prediction_unique_request"),
+            # ts: PostgreSQL wants the partition key in every unique index (log_partitions.py).
+            models.UniqueConstraint(fields=["request_id", "model_name", "variant", "ts"], name="prediction_unique_request"),
         ]
         indexes = [
             models.Index(fields=["model_name", "ts"], name="prediction_model_ts"),

@@ -3,7 +3,8 @@
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -13,6 +14,7 @@ from django.utils import timezone
 from control_plane import roles
 from control_plane.errors import Forbidden
 
+from . import log_partitions
 from .models import PredictionLog
 
 logger = logging.getLogger(__name__)
@@ -99,15 +101,33 @@ def _set_ground_truth(changes: list[tuple[int, str]], now: datetime) -> None:
             )
 
 
+class Purged(NamedTuple):
+    rows: int  # rows deleted one by one (a plain table: SQLite)
+    partitions: list[str]  # day partitions dropped whole (PostgreSQL), oldest first
+
+    def __str__(self) -> str:
+        if self.partitions:
+            return f"Dropped {len(self.partitions)} day partition(s) of the prediction log ({', '.join(self.partitions)})."
+        return f"Deleted {self.rows} prediction log row(s)."
+
+
 def predictions_purge(*, older_than_days: int | None = None, batch_size: int = 10_000,
-                      now: datetime | None = None) -> int:
-    """Delete rows served more than `older_than_days` (default PREDICTION_RETENTION_DAYS) ago,
-    `batch_size` rows per transaction so the table is never locked for long. 0 days keeps
-    everything. Answers the rows deleted."""
+                      now: datetime | None = None) -> Purged:
+    """Delete what was served more than `older_than_days` (default PREDICTION_RETENTION_DAYS)
+    ago; 0 days keeps everything. On PostgreSQL the log is partitioned by UTC day and whole
+    days go at once: a day is dropped when all of it is older than the cutoff (so up to a day
+    more is kept). Elsewhere rows are deleted `batch_size` per transaction, so the table is
+    never locked for long."""
     days = settings.PREDICTION_RETENTION_DAYS if older_than_days is None else older_than_days
     if days <= 0:
-        return 0
+        return Purged(0, [])
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    if log_partitions.partitioned():
+        dropped = log_partitions.drop_before(cutoff.astimezone(UTC).date())
+        if dropped:
+            logger.info("Prediction log: dropped the partitions %s (served before %s).", ", ".join(dropped),
+                        cutoff.date().isoformat())
+        return Purged(0, dropped)
     total = 0
     while True:
         oldest = PredictionLog.objects.filter(ts__lt=cutoff).order_by().values("id")[:batch_size]
@@ -117,4 +137,4 @@ def predictions_purge(*, older_than_days: int | None = None, batch_size: int = 1
             break
     if total:
         logger.info("Prediction log: purged %d row(s) served before %s.", total, cutoff.isoformat())
-    return total
+    return Purged(total, [])

@@ -48,8 +48,10 @@ def test_auto_backend_follows_redis_url(settings):
 
 
 def test_the_same_request_and_variant_logged_twice_is_one_row(direct):
-    log_predictions([make_record(1), make_record(1, variant="shadow")])
-    log_predictions([make_record(1), make_record(1)])  # a retried request, and a duplicate inside one call
+    served = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # a record keeps the time it was served with
+    log_predictions([make_record(1, timestamp=served), make_record(1, variant="shadow", timestamp=served)])
+    # a retried record, and a duplicate inside one call
+    log_predictions([make_record(1, timestamp=served), make_record(1, timestamp=served)])
 
     assert sorted(PredictionLog.objects.values_list("request_id", "variant")) == [
         ("req-000001", "champion"),
@@ -73,9 +75,11 @@ def test_redis_mode_appends_to_the_stream_and_drain_stores_and_acknowledges(stre
 
 @pytest.mark.parametrize("method", ["copy", "bulk"])
 def test_both_insert_methods_store_the_same_rows_and_ignore_duplicates(stream, method):
+    served = datetime.now(UTC)
     for i in range(30):
-        log_predictions([make_record(i)])
-    log_predictions([make_record(i) for i in range(10)])  # a 10-row request repeating request ids: one entry
+        log_predictions([make_record(i, timestamp=served)])
+    # a 10-row request repeating records (the same time too): one entry
+    log_predictions([make_record(i, timestamp=served) for i in range(10)])
 
     assert drain_until_empty(consumer="t1", batch=7, method=method) == 31
 
@@ -235,9 +239,10 @@ def test_copy_keeps_text_copy_would_misread_exactly(stream, monkeypatch):
 
 
 def test_a_retried_batch_is_stored_once_through_the_conflict_path(stream):
-    log_predictions([make_record(i) for i in range(5)])
+    served = datetime.now(UTC)
+    log_predictions([make_record(i, timestamp=served) for i in range(5)])
     drain_until_empty(consumer="t1", method="copy")
-    log_predictions([make_record(i) for i in range(3, 8)])  # 3 and 4 are stored already
+    log_predictions([make_record(i, timestamp=served) for i in range(3, 8)])  # 3 and 4 are stored already
 
     assert drain_until_empty(consumer="t1", method="copy") == 1
 
