@@ -50,18 +50,18 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
     result = FeedbackResult()
     now = timezone.now()
     with transaction.atomic():
-        by_request: dict[str, list[tuple[int, str, object]]] = {}  # request id: [(row id, model, ground truth)]
+        by_request: dict[str, list[tuple[tuple, str, object]]] = {}  # request id: [((id, ts), model, ground truth)]
         ids = sorted({item.request_id for item in items})
         for start in range(0, len(ids), _LOOKUP_CHUNK):
             rows = (
                 PredictionLog.objects.select_for_update()
                 .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
                 .order_by("id")
-                .values_list("id", "request_id", "model_name", "ground_truth")
+                .values_list("id", "ts", "request_id", "model_name", "ground_truth")
             )
-            for pk, request_id, model_name, truth in rows:
-                by_request.setdefault(request_id, []).append((pk, model_name, truth))
-        changes: list[tuple[int, str]] = []  # (row id, ground truth as JSON)
+            for pk, ts, request_id, model_name, truth in rows:
+                by_request.setdefault(request_id, []).append(((pk, ts), model_name, truth))
+        changes: list[tuple[tuple, str]] = []  # ((row id, ts), ground truth as JSON)
         for item in items:
             rows = [r for r in by_request.get(item.request_id, ()) if not item.model or r[1] == item.model]
             if not rows:
@@ -77,9 +77,10 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
     return result
 
 
-def _set_ground_truth(changes: list[tuple[int, str]], now: datetime) -> None:
+def _set_ground_truth(changes: list[tuple[tuple, str]], now: datetime) -> None:
     """One UPDATE ... FROM unnest(...) per 5,000 rows on PostgreSQL (Django's bulk_update
-    builds a CASE per row: seconds for 10,000); one UPDATE per distinct value elsewhere."""
+    builds a CASE per row: seconds for 10,000), matched on (id, ts) so each row is looked up
+    in its own day partition only; one UPDATE per distinct value elsewhere."""
     if connection.vendor == "postgresql":
         table = PredictionLog._meta.db_table
         with connection.cursor() as cursor:
@@ -87,12 +88,13 @@ def _set_ground_truth(changes: list[tuple[int, str]], now: datetime) -> None:
                 chunk = changes[start : start + 5000]
                 cursor.execute(
                     f"UPDATE {table} SET ground_truth = v.gt, ground_truth_at = %s "
-                    f"FROM unnest(%s::bigint[], %s::jsonb[]) AS v(id, gt) WHERE {table}.id = v.id",
-                    [now, [pk for pk, _ in chunk], [gt for _, gt in chunk]],
+                    f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(id, ts, gt) "
+                    f"WHERE {table}.id = v.id AND {table}.ts = v.ts",
+                    [now, [pk for (pk, _), _ in chunk], [ts for (_, ts), _ in chunk], [gt for _, gt in chunk]],
                 )
         return
     by_value: dict[str, list[int]] = {}
-    for pk, gt in changes:
+    for (pk, _), gt in changes:
         by_value.setdefault(gt, []).append(pk)
     for gt, pks in by_value.items():
         for start in range(0, len(pks), _LOOKUP_CHUNK):
