@@ -28,13 +28,27 @@ AHEAD_DAYS = 7
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 
 
+_partitioned: dict[str, bool] = {}  # database name: is the log partitioned there
+_known: dict[str, set[date]] = {}  # database name: days known to have a partition
+
+
+def _database() -> str:
+    return str(connection.settings_dict["NAME"])
+
+
 def partitioned() -> bool:
+    """Whether the log is partitioned here (PostgreSQL after migration 0003); cached."""
     if connection.vendor != "postgresql":
         return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)", [TABLE])
-        row = cursor.fetchone()
-    return bool(row and row[0])
+    found = _partitioned.get(_database())
+    if found is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)", [TABLE])
+            row = cursor.fetchone()
+        found = bool(row and row[0])
+        if row:  # the table exists: the answer holds until a migration changes it
+            _partitioned[_database()] = found
+    return found
 
 
 def partition_name(day: date) -> str:
@@ -65,9 +79,17 @@ def create_sql(day: date) -> str:
     )
 
 
-def ensure(days: Iterable[date]) -> list[date]:
-    """Create the partitions of these days that are missing; answers the days created."""
-    missing = sorted(set(days) - set(partitions()))
+def ensure(days: Iterable[date], *, refresh: bool = False) -> list[date]:
+    """Create the partitions of these days that are missing; answers the days created.
+    Days seen before are trusted unless `refresh` (after the database said one is missing)."""
+    if not partitioned():
+        return []
+    wanted = set(days)
+    known = _known.setdefault(_database(), set())
+    if not refresh and wanted <= known:
+        return []
+    existing = set(partitions())
+    missing = sorted(wanted - existing)
     if missing:
         with connection.cursor() as cursor:
             for day in missing:
@@ -78,18 +100,18 @@ def ensure(days: Iterable[date]) -> list[date]:
                     if day not in partitions():
                         raise
         logger.info("Prediction log: created the partitions of %s.", ", ".join(map(str, missing)))
+    # Learnt only once committed: a rolled-back transaction takes its new partitions with it.
+    transaction.on_commit(lambda: known.update(existing, missing))
     return missing
 
 
 def ensure_ahead(*, days: int = AHEAD_DAYS, today: date | None = None) -> list[date]:
     """Beat's task: yesterday's, today's and the next `days` days' partitions exist."""
-    if not partitioned():
-        return []
     today = today or datetime.now(UTC).date()
-    return ensure(today + timedelta(days=n) for n in range(-1, days + 1))
+    return ensure((today + timedelta(days=n) for n in range(-1, days + 1)), refresh=True)
 
 
-def ensure_for_timestamps(timestamps: Iterable[object]) -> list[date]:
+def ensure_for_timestamps(timestamps: Iterable[object], *, refresh: bool = False) -> list[date]:
     """On demand: the partitions of the UTC days of these timestamps (ISO 8601 strings or
     datetimes; what cannot be read is skipped: the database refuses that record anyway)."""
     days = set()
@@ -99,16 +121,20 @@ def ensure_for_timestamps(timestamps: Iterable[object]) -> list[date]:
         except (TypeError, ValueError):
             continue
         days.add((ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).date())
-    return ensure(days) if days else []
+    return ensure(days, refresh=refresh) if days else []
 
 
 def drop_before(day: date) -> list[str]:
     """Retention: drop the partitions of the days before `day`; answers their names."""
+    if not partitioned():
+        return []
     dropped = []
+    known = _known.setdefault(_database(), set())
     with connection.cursor() as cursor:
         for partition_day, name in sorted(partitions().items()):
             if partition_day < day:
                 cursor.execute(f"DROP TABLE {name}")
+                known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
                 dropped.append(name)
     return dropped
 

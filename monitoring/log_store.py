@@ -62,7 +62,7 @@ def store_payloads(raws: list[bytes], *, method: str = "auto") -> list[Refusal]:
         except BAD_DATA as exc:
             # A day without its partition yet (log_partitions): create it, then try again.
             if attempt == 1 and log_partitions.is_missing_partition(exc):
-                if log_partitions.ensure_for_timestamps(_timestamps(raws)):
+                if log_partitions.ensure_for_timestamps(_timestamps(raws), refresh=True):
                     continue
             break
     return _store_one_by_one(raws)

@@ -4,6 +4,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+class PredictionLogManager(models.Manager):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Every row's day has its partition first (PostgreSQL; log_partitions)."""
+        from .log_partitions import ensure_for_timestamps
+
+        objs = list(objs)
+        ensure_for_timestamps(obj.ts for obj in objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class PredictionLog(models.Model):
     """One served prediction (the rule book's log schema, plus variant and deployment).
 
@@ -26,6 +36,8 @@ class PredictionLog(models.Model):
     ground_truth = models.JSONField(null=True, blank=True)
     ground_truth_at = models.DateTimeField(null=True, blank=True)
     extra = models.JSONField(default=dict, blank=True)
+
+    objects = PredictionLogManager()
 
     class Meta:
         constraints = [
