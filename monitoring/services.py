@@ -51,16 +51,8 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
     now = timezone.now()
     with transaction.atomic():
         by_request: dict[str, list[tuple[tuple, str, object]]] = {}  # request id: [((id, ts), model, ground truth)]
-        ids = sorted({item.request_id for item in items})
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            rows = (
-                PredictionLog.objects.select_for_update()
-                .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
-                .order_by("id")
-                .values_list("id", "ts", "request_id", "model_name", "ground_truth")
-            )
-            for pk, ts, request_id, model_name, truth in rows:
-                by_request.setdefault(request_id, []).append(((pk, ts), model_name, truth))
+        for pk, ts, request_id, model_name, truth in _rows_locked(sorted({item.request_id for item in items})):
+            by_request.setdefault(request_id, []).append(((pk, ts), model_name, truth))
         changes: list[tuple[tuple, str]] = []  # ((row id, ts), ground truth as JSON)
         for item in items:
             rows = [r for r in by_request.get(item.request_id, ()) if not item.model or r[1] == item.model]
@@ -77,21 +69,50 @@ def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackR
     return result
 
 
+def _rows_locked(ids: list[str]):
+    """(id, ts, request_id, model_name, ground_truth) of the rows of these request ids, locked.
+    PostgreSQL: one query per 10,000 ids with an array (an IN list of that size costs more to
+    plan than to run, once per day partition)."""
+    if connection.vendor != "postgresql":
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            yield from (
+                PredictionLog.objects.select_for_update()
+                .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
+                .order_by("id")
+                .values_list("id", "ts", "request_id", "model_name", "ground_truth")
+            )
+        return
+    table = PredictionLog._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), FEEDBACK_MAX_ITEMS):
+            cursor.execute(
+                f"SELECT id, ts, request_id, model_name, ground_truth FROM {table} "
+                f"WHERE request_id = ANY(%s) ORDER BY id FOR UPDATE",
+                [ids[start : start + FEEDBACK_MAX_ITEMS]],
+            )
+            for pk, ts, request_id, model_name, truth in cursor.fetchall():
+                # Django reads jsonb as text (its JSONField decodes); a raw cursor decodes itself.
+                yield pk, ts, request_id, model_name, None if truth is None else json.loads(truth)
+
+
 def _set_ground_truth(changes: list[tuple[tuple, str]], now: datetime) -> None:
-    """One UPDATE ... FROM unnest(...) per 5,000 rows on PostgreSQL (Django's bulk_update
-    builds a CASE per row: seconds for 10,000), matched on (id, ts) so each row is looked up
-    in its own day partition only; one UPDATE per distinct value elsewhere."""
+    """One UPDATE ... FROM unnest(...) per 10,000 rows on PostgreSQL (Django's bulk_update
+    builds a CASE per row: seconds for 10,000), matched on (id, ts) and planned as a nested
+    loop of primary-key probes, so each row is looked up in its own day partition only (a
+    merge or hash join would read whole days); one UPDATE per distinct value elsewhere."""
     if connection.vendor == "postgresql":
         table = PredictionLog._meta.db_table
         with connection.cursor() as cursor:
-            for start in range(0, len(changes), 5000):
-                chunk = changes[start : start + 5000]
+            cursor.execute("SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
+            for start in range(0, len(changes), FEEDBACK_MAX_ITEMS):
+                chunk = changes[start : start + FEEDBACK_MAX_ITEMS]
                 cursor.execute(
                     f"UPDATE {table} SET ground_truth = v.gt, ground_truth_at = %s "
                     f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(id, ts, gt) "
                     f"WHERE {table}.id = v.id AND {table}.ts = v.ts",
                     [now, [pk for (pk, _), _ in chunk], [ts for (_, ts), _ in chunk], [gt for _, gt in chunk]],
                 )
+            cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT; SET LOCAL enable_hashjoin TO DEFAULT")
         return
     by_value: dict[str, list[int]] = {}
     for (pk, _), gt in changes:
