@@ -24,7 +24,7 @@ from . import log_partitions
 from .models import PredictionLog
 
 BAD_DATA = (DataError, IntegrityError, ValueError)  # ValueError: JSON or validation, before the database
-COPY_CHUNK = 2000  # rows per write into the COPY stream
+COPY_CHUNK = 200  # rows per write into the COPY stream: PostgreSQL parses one while Python encodes the next
 UNIQUE_VIOLATION = "23505"
 _NULL = "\\N"  # COPY's text format
 
