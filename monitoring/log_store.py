@@ -89,22 +89,32 @@ def _refusal(index: int, exc: Exception, raw: bytes, decoded, data) -> Refusal:
     return Refusal(index, _reason(exc), record, str(request_id or "?")[:128])
 
 
-def _store_one_by_one(raws: list[bytes]) -> list[Refusal]:
-    refused = []
-    with transaction.atomic():
-        for index, raw in enumerate(raws):
-            try:
+def _records(raws: list[bytes], refused: list[Refusal]) -> Iterator[tuple[int, bytes, object, object]]:
+    """(payload index, payload, decoded payload, record) of every record; a payload that is not
+    JSON goes to `refused` whole."""
+    for index, raw in enumerate(raws):
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses and json takes (integers beyond 64 bits, NaN...)
                 decoded = json.loads(raw)
             except ValueError as exc:
                 refused.append(Refusal(index, _reason(exc), raw, "?"))
                 continue
-            for data in _records_of(decoded):
-                try:
-                    row = row_from_payload(data)
-                    with transaction.atomic():
-                        PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
-                except BAD_DATA as exc:
-                    refused.append(_refusal(index, exc, raw, decoded, data))
+        for data in _records_of(decoded):
+            yield index, raw, decoded, data
+
+
+def _store_one_by_one(raws: list[bytes]) -> list[Refusal]:
+    refused: list[Refusal] = []
+    with transaction.atomic():
+        for index, raw, decoded, data in _records(raws, refused):
+            try:
+                row = row_from_payload(data)
+                with transaction.atomic():
+                    PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
+            except BAD_DATA as exc:
+                refused.append(_refusal(index, exc, raw, decoded, data))
     return refused
 
 
@@ -155,20 +165,11 @@ def _copy(cursor, statement: str, lines: Iterator[str]) -> None:
 
 def _lines(raws: list[bytes], refused: list[Refusal]) -> Iterator[str]:
     """COPY text lines of the payloads' records; what fails the checks goes to `refused`."""
-    for index, raw in enumerate(raws):
+    for index, raw, decoded, data in _records(raws, refused):
         try:
-            decoded = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            try:  # what orjson refuses and json takes (integers beyond 64 bits...)
-                decoded = json.loads(raw)
-            except ValueError as exc:
-                refused.append(Refusal(index, _reason(exc), raw, "?"))
-                continue
-        for data in _records_of(decoded):
-            try:
-                yield _line(data)
-            except ValueError as exc:
-                refused.append(_refusal(index, exc, raw, decoded, data))
+            yield _line(data)
+        except ValueError as exc:
+            refused.append(_refusal(index, exc, raw, decoded, data))
 
 
 def _escaped(text: str) -> str:

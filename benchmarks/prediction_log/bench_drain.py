@@ -15,34 +15,18 @@ Redis stream is this process's own and is deleted at the end. Not a test: it pri
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(BASE_DIR))
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_prediction_log")
-os.environ["DATABASE_URL"] = DATABASE_URL
-os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ["PREDICTION_LOG_BACKEND"] = "redis"
-os.environ["PREDICTION_STREAM"] = f"bench-predictions-{os.getpid()}"
-os.environ["PREDICTION_STREAM_MAXLEN"] = "10000000"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import configure, ensure_database  # noqa: E402
+
+DATABASE_URL = configure("bench_prediction_log", "bench-predictions")
 
 COLUMNS = "(request_id, model_name, model_version, variant, deployment_id, ts, features, prediction, latency_ms, extra)"
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def records(n: int, offset: int = 0):
@@ -93,7 +77,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(DATABASE_URL)
     import django
 
     django.setup()

@@ -12,23 +12,16 @@ Uses the database `bench_prediction_log_scale` (created and migrated when missin
 """
 
 import argparse
-import os
 import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(BASE_DIR))
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_prediction_log_scale")
-os.environ["DATABASE_URL"] = DATABASE_URL
-os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ["PREDICTION_LOG_BACKEND"] = "redis"
-os.environ["PREDICTION_STREAM"] = f"bench-scale-{os.getpid()}"
-os.environ["PREDICTION_STREAM_MAXLEN"] = "10000000"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import configure, ensure_database  # noqa: E402
+
+DATABASE_URL = configure("bench_prediction_log_scale", "bench-scale")
 
 MODEL = "churn-predictor"
 FIRST_DAY = datetime(2026, 1, 10, tzinfo=UTC)  # the synthetic days: FIRST_DAY, the day after...
@@ -47,15 +40,6 @@ SELECT 'd{day}-' || g, %(model)s, 3, CASE WHEN g %% 10 = 0 THEN 'shadow' ELSE 'c
        1.0 + (g %% 40) / 10.0, '{{}}'::jsonb
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
 """
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def timed(label: str, function):
@@ -77,7 +61,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=10_000)
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(DATABASE_URL)
     import django
 
     django.setup()
