@@ -388,6 +388,8 @@ CELERY_BEAT_SCHEDULE = {
     # Backstop for the `drain_predictions` command: drains the stream until empty (no-op when direct).
     "drain-prediction-log": {"task": "monitoring.tasks.drain_predictions", "schedule": 60.0},
     "purge-prediction-log": {"task": "monitoring.tasks.purge_predictions", "schedule": crontab(hour=3, minute=17)},
+    # The prediction log's day partitions, a week ahead (the write path also creates a missing one).
+    "prediction-log-partitions": {"task": "monitoring.tasks.prediction_partitions_ahead", "schedule": crontab(minute=7)},
     # Canary steps are analysed once their step_seconds have passed; this is how often that is checked.
     "resume-stale-materializations": {"task": "features.tasks.resume_stale_runs", "schedule": 60.0},
     "canary-analysis": {"task": "serving.tasks.canary_analysis_tick", "schedule": env.float("CANARY_TICK_SECONDS", default=15.0)},

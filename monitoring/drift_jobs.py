@@ -2,9 +2,9 @@
 reference profile (monitoring.drift.compare.drift_compare), with performance realised on the
 labelled rows and estimated without labels; the report stored, and the journal told.
 
-The sample is drawn by PostgreSQL (ORDER BY random() LIMIT n over the window's rows of the
-version: a top-n sort, fine for the hundreds of thousands of rows a day holds; a much larger
-log would want TABLESAMPLE). Shadow rows are left out: they were never answered to anyone.
+The sample is drawn by PostgreSQL (log_sample: TABLESAMPLE over the window's day partitions,
+exact ORDER BY random() for a small window). Shadow rows are left out: they were never
+answered to anyone.
 """
 
 import logging
@@ -28,6 +28,7 @@ from registry.models import ModelVersion, RegisteredModel
 from .drift.compare import drift_compare
 from .drift.performance import accuracy_estimate, metrics_classifier, metrics_regressor
 from .drift.severity import DEFAULT_THRESHOLDS
+from .log_sample import window_sample
 from .models import DriftReport, MonitorPolicy, PredictionLog, ReferenceProfile
 from .policies import monitor_policy_get
 from .reference import category_of, feature_kinds, json_safe, label_key, schema_ordered
@@ -119,18 +120,16 @@ def _enqueue(report_id: int) -> None:
 
 
 def sample_rows(report: DriftReport, limit: int) -> list[tuple]:
-    """(features, prediction, ground_truth) of up to `limit` rows of the window, at random."""
-    return list(
-        PredictionLog.objects.filter(
-            model_name=report.model.name,
-            model_version=report.version.version,
-            variant__in=VARIANTS,
-            ts__gte=report.window_start,
-            ts__lt=report.window_end,
-        )
-        .order_by("?")
-        .values_list("features", "prediction", "ground_truth")[:limit]
+    """(features, prediction, ground_truth) of up to `limit` rows of the window, at random
+    (log_sample: a cost that does not grow with the window on PostgreSQL)."""
+    window = PredictionLog.objects.filter(
+        model_name=report.model.name,
+        model_version=report.version.version,
+        variant__in=VARIANTS,
+        ts__gte=report.window_start,
+        ts__lt=report.window_end,
     )
+    return window_sample(window, limit, ("features", "prediction", "ground_truth"))
 
 
 def log_columns(features: list[dict], schema: list[dict], names: list[str]) -> dict[str, np.ndarray]:

@@ -13,6 +13,8 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 
+import orjson
+
 from .records import PredictionRecord
 
 FIELDS = ("request_id", "model_name", "model_version", "variant", "timestamp", "features", "prediction",
@@ -47,7 +49,13 @@ def _clean(value):
 
 
 def _dumps(data) -> str:
-    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_default)
+    """orjson when it can (several times faster; it writes NaN and infinity as null, which is
+    what _clean would make of them); json for what orjson refuses (keys that are not strings,
+    integers beyond 64 bits), which raises on NaN so the caller cleans."""
+    try:
+        return orjson.dumps(data, default=_default, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_default)
 
 
 MAX_RECORDS_PER_PAYLOAD = 100

@@ -4,12 +4,24 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+class PredictionLogManager(models.Manager):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Every row's day has its partition first (PostgreSQL; log_partitions)."""
+        from .log_partitions import ensure_for_timestamps
+
+        objs = list(objs)
+        ensure_for_timestamps(obj.ts for obj in objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class PredictionLog(models.Model):
     """One served prediction (the rule book's log schema, plus variant and deployment).
 
     Its own table, apart from application logs. Written in bulk by the drain worker (or
-    directly in embedded mode); (request_id, model_name, variant) is unique so a retried
-    batch never duplicates a row. Nothing else references it: the purge deletes freely.
+    directly in embedded mode); (request_id, model_name, variant, ts) is unique so a retried
+    batch (the same records, served at the same time) never duplicates a row. On PostgreSQL
+    the table is partitioned by day (log_partitions.py; the primary key there is (id, ts)).
+    Nothing else references it: retention drops whole days.
     """
 
     model_name = models.CharField(max_length=256)
@@ -25,10 +37,13 @@ class PredictionLog(models.Model):
     ground_truth_at = models.DateTimeField(null=True, blank=True)
     extra = models.JSONField(default=dict, blank=True)
 
+    objects = PredictionLogManager()
+
     class Meta:
         constraints = [
             # request_id first: the index also answers feedback's lookups by request id alone.
-            models.UniqueConstraint(fields=["request_id", "model_name", "variant"], name="prediction_unique_request"),
+            # ts: PostgreSQL wants the partition key in every unique index (log_partitions.py).
+            models.UniqueConstraint(fields=["request_id", "model_name", "variant", "ts"], name="prediction_unique_request"),
         ]
         indexes = [
             models.Index(fields=["model_name", "ts"], name="prediction_model_ts"),

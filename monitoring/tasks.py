@@ -4,6 +4,7 @@ import socket
 from celery import shared_task
 from django.db import DatabaseError
 
+from . import log_partitions
 from .drain import drain_until_empty
 from .prediction_log import active_backend
 from .services import predictions_purge
@@ -22,9 +23,16 @@ def drain_predictions() -> int:
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_jitter=True, max_retries=5)
-def purge_predictions() -> int:
+def purge_predictions() -> dict:
     """Delete prediction log rows older than PREDICTION_RETENTION_DAYS; safe to run twice."""
-    return predictions_purge()
+    purged = predictions_purge()
+    return {"rows": purged.rows, "partitions": purged.partitions}
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, retry_jitter=True, max_retries=5)
+def prediction_partitions_ahead() -> list[str]:
+    """Create the prediction log's day partitions for the days ahead (PostgreSQL)."""
+    return [day.isoformat() for day in log_partitions.ensure_ahead()]
 
 
 @shared_task(

@@ -34,6 +34,9 @@ class LoadedModel:
     model: Any
     input_columns: tuple[str, ...]
     has_proba: bool
+    # The method the model's pyfunc flavour declares (`pyfunc_predict_fn` when saved):
+    # /invocations answers what `mlflow models serve` would, e.g. probabilities.
+    predict_fn: str = "predict"
 
     def predict(self, frame):
         return self.model.predict(frame)
@@ -162,7 +165,17 @@ def _load(version) -> LoadedModel:
         model=model,
         input_columns=columns,
         has_proba=hasattr(model, "predict_proba"),
+        predict_fn=_declared_predict_fn(meta, model, flavor),
     )
+
+
+def _declared_predict_fn(meta, model, flavor: str) -> str:
+    """The pyfunc flavour's `predict_fn` for a scikit-learn model we load natively; a
+    pyfunc model applies its own, so it is "predict" from the outside."""
+    declared = meta.flavors.get("python_function", {}).get("predict_fn", "predict")
+    if flavor == "sklearn" and declared != "predict" and callable(getattr(model, declared, None)):
+        return declared
+    return "predict"
 
 
 def _check_signature(name: str, meta, stored_schema: list[dict]) -> None:

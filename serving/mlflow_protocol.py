@@ -75,5 +75,15 @@ def _from_csv(text: str, schema: list[dict]) -> list[dict]:
 
 
 def answer(predictions: list) -> list:
-    """MLflow answers a classifier's labels; we answer the same, and values as they are."""
-    return [p["label"] if isinstance(p, dict) and "label" in p else p for p in predictions]
+    """What `mlflow models serve` answers: a classifier's labels, or every class's
+    probability when the model declares predict_proba; other values as they are."""
+    return [_mlflow_value(p) for p in predictions]
+
+
+def _mlflow_value(prediction):
+    if isinstance(prediction, dict):
+        if "probabilities" in prediction:
+            return prediction["probabilities"]
+        if "label" in prediction:
+            return prediction["label"]
+    return prediction

@@ -76,17 +76,26 @@ def _predict(loaded: LoadedModel, rows: list[dict], numeric: bool, proba: bool):
 
 def score(loaded: LoadedModel, rows: list[dict], schema: list[dict] | None = None) -> list:
     """Classifiers with probabilities answer {label, probability} per row (the
-    probability of the predicted label); other models answer the predicted value."""
+    probability of the predicted label), plus every class's probability when the model
+    declares predict_proba as its predict function; a model that declares another method
+    answers that method's output; other models answer the predicted value."""
     prepare(loaded)
     numeric = bool(schema) and all(c["type"] in NUMERIC_TYPES for c in schema) and not any(
         row.get(c["name"]) is None for row in rows for c in schema
     )
-    if loaded.has_proba and hasattr(loaded.model, "classes_"):
+    if loaded.predict_fn not in ("predict", "predict_proba"):
+        values = getattr(loaded.model, loaded.predict_fn)(_inputs(loaded, rows, numeric))
+    elif loaded.has_proba and hasattr(loaded.model, "classes_"):
         proba = _predict(loaded, rows, numeric, proba=True)
         best = proba.argmax(axis=1)
         classes = loaded.model.classes_
-        return [{"label": _plain(classes[i]), "probability": float(p[i])} for i, p in zip(best, proba)]
-    values = _predict(loaded, rows, numeric, proba=False)
+        answers = [{"label": _plain(classes[i]), "probability": float(p[i])} for i, p in zip(best, proba)]
+        if loaded.predict_fn == "predict_proba":
+            for answer, p in zip(answers, proba):
+                answer["probabilities"] = [float(x) for x in p]
+        return answers
+    else:
+        values = _predict(loaded, rows, numeric, proba=False)
     if hasattr(values, "tolist"):
         values = values.tolist()
     elif hasattr(values, "to_dict"):

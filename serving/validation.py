@@ -4,6 +4,8 @@ kernel (no Django). Every problem is reported, naming the row and the field."""
 import math
 from datetime import datetime
 
+import numpy as np
+
 NUMERIC = {"double", "float"}
 INTEGRAL = {"integer", "long"}
 
@@ -39,8 +41,38 @@ def _problem(value, column: dict) -> str | None:
     return f"has unknown schema type {kind!r}"
 
 
+_NUMBER_TYPES = {int, float}
+
+
+def _numeric_rows_valid(rows: list, schema: list[dict], allow_unknown: bool) -> bool:
+    """The common case at array speed: a schema of numbers only, every row an object with
+    exactly its fields (or more, when allowed), every value a finite int or float (integers
+    where the schema says so). False means "look row by row", not "invalid"."""
+    if not all(c["type"] in NUMERIC or c["type"] in INTEGRAL for c in schema):
+        return False
+    names = [c["name"] for c in schema]
+    known = set(names)
+    values = []
+    for row in rows:
+        if type(row) is not dict or not (known <= row.keys() if allow_unknown else row.keys() == known):
+            return False
+        values.append([row[name] for name in names])
+    if not {type(v) for row in values for v in row} <= _NUMBER_TYPES:  # no bool, None, str...
+        return False
+    try:
+        matrix = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64
+        return False
+    if not np.isfinite(matrix).all():
+        return False
+    integral = [i for i, c in enumerate(schema) if c["type"] in INTEGRAL]
+    return not integral or bool((matrix[:, integral] == np.floor(matrix[:, integral])).all())
+
+
 def validate_rows(rows: list, schema: list[dict], *, allow_unknown: bool = False) -> list[dict]:
     """[{row, field, problem}] for every problem; empty when every row is valid."""
+    if len(rows) > 1 and _numeric_rows_valid(rows, schema, allow_unknown):
+        return []
     problems = []
     names = [c["name"] for c in schema]
     known = set(names)

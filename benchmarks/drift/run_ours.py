@@ -17,7 +17,12 @@ Not timed: importing, a warm-up pass on the first 2000 rows, reading the parquet
 numpy (numeric columns as stored, float64 or int64; categoricals as object arrays of str, one
 str object per category as pandas' to_pandas() gives them), and the independent check.
 
-The independent check (--check, on by default) recomputes, from the raw reference and current
+The scipy check (independent.py, with --check) runs scipy's own ks_2samp, wasserstein_distance,
+chisquare and jensenshannon on the FULL columns, none of our conventions, and reports how far
+our answers are (README: the reason for each difference). The convention check (below) is
+kept: it pins our arithmetic, not our choices.
+
+The convention check (--check, on by default) recomputes, from the raw reference and current
 columns with plain numpy/scipy and none of our code: the decile edges (np.quantile), PSI on
 those bins (counts by comparison with the edges, 1e-4 floor, renormalised), KS statistic and
 p-value (scipy.stats.ks_2samp of the profile's reference sample against the current column),
@@ -177,6 +182,7 @@ def main(argv=None):
     import numpy as np  # noqa: F401
     import scipy.stats  # noqa: F401
 
+    import independent
     from monitoring.drift.compare import drift_compare
     from monitoring.drift.profile import profile_build
     from monitoring.drift.severity import DEFAULT_THRESHOLDS
@@ -237,6 +243,10 @@ def main(argv=None):
             t0 = time.perf_counter()
             check = independent_check(reference, current, profile, compared, top_k=50)
             check["seconds"] = round(time.perf_counter() - t0, 2)
+            t0 = time.perf_counter()
+            ours = {r["feature"]: r for r in compared["features"]}
+            check["scipy"] = independent.check(reference, current, kinds, ours)
+            check["scipy"]["seconds"] = round(time.perf_counter() - t0, 2)
 
     keep = ("psi", "ks_stat", "ks_pvalue", "js", "wasserstein_std", "chi2_stat", "chi2_pvalue", "severity")
     emit(

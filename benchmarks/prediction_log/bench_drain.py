@@ -1,7 +1,13 @@
 """Prediction log throughput: the serving-side append (XADD) and the drain into PostgreSQL,
-with bulk_create(ignore_conflicts=True) and with COPY + INSERT ... SELECT ON CONFLICT DO NOTHING.
+against a raw `COPY` of the same rows into the same table, in the same run.
 
-    python benchmarks/prediction_log/bench_drain.py [--rows 100000] [--batch 2000]
+    python benchmarks/prediction_log/bench_drain.py [--rows 100000] [--batch 2000] [--passes 3]
+
+Two shapes of stream entry: "one-row" (what serving produces for one-row requests: one record
+per entry) and "100-record" (a 100-row request: one entry of 100 records). Each pass runs, per
+shape, the drain and then a raw COPY of the same rows (built before the clock starts) into the
+emptied table with all its indexes; passes alternate, so the ratio drain / COPY is read within
+one pass. Rates count rows (records), not entries.
 
 Uses PostgreSQL and Redis on 127.0.0.1 unless BENCH_DATABASE_URL / BENCH_REDIS_URL say
 otherwise; the database `bench_prediction_log` is created (and migrated) when missing, the
@@ -9,31 +15,18 @@ Redis stream is this process's own and is deleted at the end. Not a test: it pri
 """
 
 import argparse
-import os
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(BASE_DIR))
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_prediction_log")
-os.environ["DATABASE_URL"] = DATABASE_URL
-os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ["PREDICTION_LOG_BACKEND"] = "redis"
-os.environ["PREDICTION_STREAM"] = f"bench-predictions-{os.getpid()}"
-os.environ["PREDICTION_STREAM_MAXLEN"] = "10000000"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "control_plane.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import configure, ensure_database  # noqa: E402
 
+DATABASE_URL = configure("bench_prediction_log", "bench-predictions")
 
-def ensure_database() -> None:
-    import psycopg
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+COLUMNS = "(request_id, model_name, model_version, variant, deployment_id, ts, features, prediction, latency_ms, extra)"
 
 
 def records(n: int, offset: int = 0):
@@ -63,59 +56,102 @@ def records(n: int, offset: int = 0):
     ]
 
 
+def copy_text(data) -> bytes:
+    """The rows in COPY's text format, built with the standard json module (not timed)."""
+    import json
+
+    def js(value):
+        return json.dumps(value, separators=(",", ":")).replace("\\", "\\\\")
+
+    return "".join(
+        f"{r.request_id}\t{r.model_name}\t{r.model_version}\t{r.variant}\t{r.deployment_id}\t{r.timestamp.isoformat()}"
+        f"\t{js(r.features)}\t{js(r.prediction)}\t{r.latency_ms!r}\t{js(r.extra)}\n"
+        for r in data
+    ).encode()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=None, help="Entries per drain batch (default: the setting).")
+    parser.add_argument("--passes", type=int, default=3)
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(DATABASE_URL)
     import django
 
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     from monitoring.drain import drain_until_empty
     from monitoring.models import PredictionLog
-    from monitoring.prediction_log import log_predictions, redis_client
+    from monitoring.prediction_log import _append_to_stream, _encode_all, log_predictions, redis_client
 
     call_command("migrate", verbosity=0)
     client = redis_client()
     stream = settings.PREDICTION_STREAM
     table = PredictionLog._meta.db_table
     data = records(args.rows)
-    print(f"{args.rows:,} records, 12 features each, drain batch {args.batch}; PostgreSQL {connection.pg_version}")
+    raw = copy_text(data)
+    batch = args.batch or settings.PREDICTION_DRAIN_BATCH
+    print(f"{args.rows:,} records, 12 features each, drain batch {batch} entries; PostgreSQL {connection.pg_version}; "
+          f"{args.passes} passes")
 
-    # The serving side: one call per request (one record), then chunks of 1,000 (batch scoring).
-    single = data[:5000]
-    started = time.perf_counter()
-    for record in single:
-        log_predictions([record])
-    per_call = (time.perf_counter() - started) / len(single) * 1e6
-    client.delete(stream)
-    print(f"log_predictions, one record per call: {per_call:,.0f} us per call")
+    def truncate():
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {table}")
+            cursor.execute(f"VACUUM ANALYZE {table}")
 
-    results = {}
-    for method in ("bulk", "copy", "copy (all duplicates)"):
-        if not method.endswith("duplicates)"):
-            with connection.cursor() as cursor:
-                cursor.execute(f"TRUNCATE {table}")
+    def drain(per_entry: int) -> tuple[float, float]:
+        truncate()
         started = time.perf_counter()
-        for start in range(0, len(data), 1000):
-            log_predictions(data[start : start + 1000])
+        if per_entry == 1:
+            for start in range(0, len(data), 1000):  # what 1,000 one-row requests leave: 1,000 entries
+                _append_to_stream([payload for record in data[start : start + 1000] for payload in _encode_all([record])])
+        else:
+            for start in range(0, len(data), 100):
+                log_predictions(data[start : start + 100])
         appended = len(data) / (time.perf_counter() - started)
+        entries = client.xlen(stream)
+        assert entries == len(data) // per_entry, (entries, len(data), per_entry)
         started = time.perf_counter()
-        drained = drain_until_empty(consumer="bench", batch=args.batch, method=method.split()[0])
+        settled = drain_until_empty(consumer="bench", batch=batch)
         seconds = time.perf_counter() - started
         rows = PredictionLog.objects.count()
-        assert drained == len(data) and rows == len(data), (drained, rows)
-        results[method] = drained / seconds
-        print(f"{method:>22}: append {appended:>9,.0f} rec/s   drain {drained / seconds:>9,.0f} rows/s "
-              f"({seconds:.2f} s, {rows:,} rows in table)")
+        assert settled == entries and rows == len(data), (settled, entries, rows)
+        return appended, rows / seconds
+
+    def raw_copy() -> float:
+        truncate()
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} {COLUMNS} FROM STDIN") as copy:
+                copy.write(raw)
+        seconds = time.perf_counter() - started
+        assert PredictionLog.objects.count() == len(data)
+        return len(data) / seconds
+
+    seen: dict[str, list[float]] = {}
+    for number in range(1, args.passes + 1):
+        for shape, per_entry in (("one-row", 1), ("100-record", 100)):
+            # alternate which goes first, so neither always gets the warmer cache
+            order = ("drain", "copy") if number % 2 else ("copy", "drain")
+            result = {}
+            for which in order:
+                if which == "drain":
+                    result["append"], result["drain"] = drain(per_entry)
+                else:
+                    result["copy"] = raw_copy()
+            ratio = result["drain"] / result["copy"]
+            seen.setdefault(shape, []).append(ratio)
+            print(f"pass {number} {shape:>10}: append {result['append']:>9,.0f} rows/s   drain {result['drain']:>9,.0f} "
+                  f"rows/s   raw COPY {result['copy']:>9,.0f} rows/s   drain/COPY {ratio:.2f}")
     client.delete(stream, stream + ":dead")
-    print(f"COPY / bulk_create: {results['copy'] / results['bulk']:.2f}x")
+    for shape, ratios in seen.items():
+        print(f"{shape:>10}: drain / raw COPY, median of {len(ratios)}: {statistics.median(ratios):.2f} "
+              f"(passes: {', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 if __name__ == "__main__":

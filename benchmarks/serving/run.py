@@ -193,8 +193,8 @@ def run_wrk(url, body_file, auth, concurrency, duration, lua_path):
     raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
 
 
-def measure(name, url, body_file, auth, concurrency, duration, lua_path, server_pid):
-    workers = [p for p in descendants(server_pid)]
+def measure(name, url, body_file, auth, concurrency, duration, lua_path, server_pids):
+    workers = [p for pid in server_pids for p in descendants(pid)]
     before = cpu_ticks(workers)
     r = run_wrk(url, body_file, auth, concurrency, duration, lua_path)
     after = cpu_ticks(workers)
@@ -231,6 +231,49 @@ def entries_added(redis_client, stream) -> int:
 # --- mlflow 3.6's scoring server vs Starlette >= 1.0 -----------------------------------------
 
 
+# Put first on the mlflow processes' PYTHONPATH (never ours): TCP_NODELAY on every accepted
+# connection (uvicorn 0.54 with several workers does not set it: each response then waits for
+# the peer's delayed ACK, PERFORMANCE.md), and with BENCH_REUSEPORT=1 SO_REUSEPORT on every TCP
+# socket before bind, so several single-worker servers share one port and the kernel spreads
+# connections across them (one uvicorn master's shared socket lets one worker take them all).
+SITECUSTOMIZE = r"""
+import os
+import socket
+
+_accept, _bind = socket.socket.accept, socket.socket.bind
+
+
+def accept(self):
+    conn, address = _accept(self)
+    if conn.family in (socket.AF_INET, socket.AF_INET6):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn, address
+
+
+def bind(self, address):
+    if os.environ.get("BENCH_REUSEPORT") == "1" and self.family in (socket.AF_INET, socket.AF_INET6) \
+            and self.type == socket.SOCK_STREAM:
+        self.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return _bind(self, address)
+
+
+socket.socket.accept = accept
+socket.socket.bind = bind
+"""
+
+
+def mlflow_env(compat: str, tmp: Path, *, nodelay: bool, reuseport: bool) -> dict:
+    extra = mlflow_compat_env(compat)
+    if nodelay or reuseport:
+        site = tmp / "mlflow-site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        extra["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), extra.get("PYTHONPATH", "")]))
+    if reuseport:
+        extra["BENCH_REUSEPORT"] = "1"
+    return extra
+
+
 def mlflow_compat_env(target: str) -> dict:
     """mlflow 3.6.0's scoring server uses `@app.route`, which Starlette 1.0 removed: with the
     venv's fastapi 0.165 / starlette 1.10 every worker dies at import. The mlflow process
@@ -259,6 +302,12 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                     help="gunicorn worker class (gthread runs --threads 4 per worker)")
+    ap.add_argument("--mlflow-mode", choices=["workers", "reuseport"], default="reuseport",
+                    help="workers: one `mlflow models serve --workers N` (one uvicorn socket: under wrk one worker "
+                    "may take every connection); reuseport (default): N single-worker servers on one port with "
+                    "SO_REUSEPORT, the kernel spreading connections")
+    ap.add_argument("--no-mlflow-nodelay", dest="mlflow_nodelay", action="store_false",
+                    help="leave mlflow's uvicorn without TCP_NODELAY (default: set on every accepted connection)")
     ap.add_argument("--db", default="bench_serving")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     ap.add_argument("--mlflow-compat", default="/tmp/mlflow-compat",
@@ -309,9 +358,13 @@ def main():
         if args.worker_class == "gthread":
             gcmd += ["--threads", "4"]
         ours = start(gcmd, "gunicorn.log")
-        mlf = start([str(Path(PY).parent / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
-                     "-h", "127.0.0.1", "-p", str(mlflow_port), "--workers", str(args.workers)], "mlflow.log",
-                    extra_env=mlflow_compat_env(args.mlflow_compat))
+        reuseport = args.mlflow_mode == "reuseport"
+        mlflow_extra = mlflow_env(args.mlflow_compat, tmp, nodelay=args.mlflow_nodelay, reuseport=reuseport)
+        serve = [str(Path(PY).parent / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
+                 "-h", "127.0.0.1", "-p", str(mlflow_port)]
+        mlflows = ([start([*serve, "--workers", "1"], f"mlflow-{i}.log", extra_env=mlflow_extra) for i in range(args.workers)]
+                   if reuseport else [start([*serve, "--workers", str(args.workers)], "mlflow.log", extra_env=mlflow_extra)])
+        mlf = mlflows[0]
         wait_http(f"http://127.0.0.1:{ours_port}/api/v1/serve/{MODEL_NAME}/predict", proc=ours)
         wait_http(f"http://127.0.0.1:{mlflow_port}/ping", proc=mlf)
         time.sleep(2)
@@ -345,8 +398,8 @@ def main():
         for n in args.rows:
             entries_before = entries_added(rc, stream)
             for c in args.concurrency:
-                o = measure("ours", ours_url, bodies[n][0], auth, c, args.duration, lua, ours.pid)
-                m = measure("mlflow", mlflow_url, bodies[n][1], "", c, args.duration, lua, mlf.pid)
+                o = measure("ours", ours_url, bodies[n][0], auth, c, args.duration, lua, [ours.pid])
+                m = measure("mlflow", mlflow_url, bodies[n][1], "", c, args.duration, lua, [p.pid for p in mlflows])
                 ours_ok_rows += o["ok"] * n
                 results.append((n, c, o, m))
                 log(f"rows={n:<3} c={c:<2} ours {o['rps']:7.1f} rps p50 {o['p50_us']/1e3:6.1f} p99 {o['p99_us']/1e3:6.1f} ms "
@@ -363,7 +416,10 @@ def main():
         inflight_bound = sum(c * n for n in args.rows for c in args.concurrency)
 
         print()
-        print(f"gunicorn {args.workers} x {args.worker_class} workers vs `mlflow models serve --workers {args.workers}`; "
+        peer = (f"{args.workers} x `mlflow models serve --workers 1` sharing the port (SO_REUSEPORT)"
+                if args.mlflow_mode == "reuseport" else f"`mlflow models serve --workers {args.workers}`")
+        print(f"gunicorn {args.workers} x {args.worker_class} workers vs {peer}, "
+              f"TCP_NODELAY {'set' if args.mlflow_nodelay else 'NOT set'} in mlflow; "
               f"wrk, {args.duration} s per case, loopback, OMP_NUM_THREADS=1 for both")
         print()
         print("| rows | conc | ours req/s | ours p50 ms | ours p99 ms | mlflow req/s | mlflow p50 ms | mlflow p99 ms "

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from monitoring import prediction_log
+from monitoring import log_store, prediction_log
 from monitoring.drain import (
     DEAD_SUFFIX,
     GROUP,
@@ -48,8 +48,10 @@ def test_auto_backend_follows_redis_url(settings):
 
 
 def test_the_same_request_and_variant_logged_twice_is_one_row(direct):
-    log_predictions([make_record(1), make_record(1, variant="shadow")])
-    log_predictions([make_record(1), make_record(1)])  # a retried request, and a duplicate inside one call
+    served = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # a record keeps the time it was served with
+    log_predictions([make_record(1, timestamp=served), make_record(1, variant="shadow", timestamp=served)])
+    # a retried record, and a duplicate inside one call
+    log_predictions([make_record(1, timestamp=served), make_record(1, timestamp=served)])
 
     assert sorted(PredictionLog.objects.values_list("request_id", "variant")) == [
         ("req-000001", "champion"),
@@ -73,9 +75,11 @@ def test_redis_mode_appends_to_the_stream_and_drain_stores_and_acknowledges(stre
 
 @pytest.mark.parametrize("method", ["copy", "bulk"])
 def test_both_insert_methods_store_the_same_rows_and_ignore_duplicates(stream, method):
+    served = datetime.now(UTC)
     for i in range(30):
-        log_predictions([make_record(i)])
-    log_predictions([make_record(i) for i in range(10)])  # a 10-row request repeating request ids: one entry
+        log_predictions([make_record(i, timestamp=served)])
+    # a 10-row request repeating records (the same time too): one entry
+    log_predictions([make_record(i, timestamp=served) for i in range(10)])
 
     assert drain_until_empty(consumer="t1", batch=7, method=method) == 31
 
@@ -215,3 +219,44 @@ def test_a_record_that_cannot_be_logged_is_dropped_without_failing_the_caller(re
 def test_nothing_to_log_is_a_no_op(stream):
     log_predictions([])
     assert redis_client().exists(stream) == 0
+
+
+def test_copy_keeps_text_copy_would_misread_exactly(stream, monkeypatch):
+    def no_fallback(raws):
+        raise AssertionError("the batch fell back to one-by-one inserts")
+
+    monkeypatch.setattr(log_store, "_store_one_by_one", no_fallback)
+    odd = make_record(1, request_id="tab\there\\back\nline\rcr", note='quote " back \\ tab \t nl \n')
+    odd.features["path"] = "C:\\models\\v1"
+    log_predictions([odd, make_record(2)])
+
+    assert drain_until_empty(consumer="t1", method="copy") == 1
+
+    row = PredictionLog.objects.get(request_id="tab\there\\back\nline\rcr")
+    assert row.features["path"] == "C:\\models\\v1"
+    assert row.extra == {"note": 'quote " back \\ tab \t nl \n'}
+    assert PredictionLog.objects.count() == 2
+
+
+def test_a_retried_batch_is_stored_once_through_the_conflict_path(stream):
+    served = datetime.now(UTC)
+    log_predictions([make_record(i, timestamp=served) for i in range(5)])
+    drain_until_empty(consumer="t1", method="copy")
+    log_predictions([make_record(i, timestamp=served) for i in range(3, 8)])  # 3 and 4 are stored already
+
+    assert drain_until_empty(consumer="t1", method="copy") == 1
+
+    assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == [f"req-{i:06d}" for i in range(8)]
+
+
+def test_a_timestamp_the_database_cannot_read_is_dead_lettered_alone(stream):
+    client = redis_client()
+    records = [json.loads(prediction_log.encode(make_record(i))) for i in range(3)]
+    records[1]["timestamp"] = "the day after tomorrow"
+    client.xadd(stream, {"d": json.dumps(records)})
+
+    assert drain_once(consumer="t1", batch=100, method="copy") == 1
+
+    assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == ["req-000000", "req-000002"]
+    (_, dead), = client.xrange(stream + DEAD_SUFFIX)
+    assert json.loads(dead[b"d"])["request_id"] == "req-000001"

@@ -2,6 +2,9 @@
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from serving.routing import BUCKETS, bucket, goes_to_challenger
 from serving.validation import validate_rows
 
@@ -66,3 +69,26 @@ def test_unknown_features_can_be_allowed_explicitly():
     row = {"tenure": 1.0, "tickets": 1, "plan": "a", "active": True, "extra": 9}
     assert validate_rows([row], SCHEMA, allow_unknown=True) == []
     assert validate_rows([row], SCHEMA)[0]["field"] == "extra"
+
+
+NUMERIC_SCHEMA = [{"name": "x", "type": "double"}, {"name": "n", "type": "long"}, {"name": "y", "type": "float"}]
+_ODD_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(), st.none(), st.text(max_size=3), st.just(2.5), st.just(3.0),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["x", "n", "y", "z"]), _ODD_VALUES, min_size=2, max_size=4),
+                min_size=2, max_size=6), st.booleans())
+def test_the_array_check_of_numeric_rows_agrees_with_the_row_by_row_check(rows, allow_unknown):
+    one_by_one = [p for i, row in enumerate(rows) for p in validate_rows([row], NUMERIC_SCHEMA, allow_unknown=allow_unknown)]
+    assert (validate_rows(rows, NUMERIC_SCHEMA, allow_unknown=allow_unknown) == []) == (one_by_one == [])
+
+
+def test_a_hundred_valid_numeric_rows_take_the_array_check_and_a_bad_one_is_still_named():
+    rows = [{"x": 0.5 * i, "n": i, "y": float(i)} for i in range(100)]
+    assert validate_rows(rows, NUMERIC_SCHEMA) == []
+    rows[57]["n"] = 2.5
+    rows[81]["x"] = True
+    assert [(p["row"], p["field"]) for p in validate_rows(rows, NUMERIC_SCHEMA)] == [(57, "n"), (81, "x")]
