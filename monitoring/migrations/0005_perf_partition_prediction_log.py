@@ -79,7 +79,7 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("monitoring", "0002_drift_monitoring")]
+    dependencies = [("monitoring", "0004_retraining_heartbeat")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0002_drift_monitoring'),
+        ('monitoring', '0003_mlflowcompat_model_name_length'),
     ]
 
     operations = [

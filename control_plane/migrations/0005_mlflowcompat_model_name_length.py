@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('control_plane', '0002_append_only_journal_and_roles'),
+        ('control_plane', '0004_governance_token_created_by'),
     ]
 
     operations = [

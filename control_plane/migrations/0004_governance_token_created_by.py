@@ -17,7 +17,7 @@ def backfill_makers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("control_plane", "0002_append_only_journal_and_roles"),
+        ("control_plane", "0003_egress_journal_no_truncate"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
