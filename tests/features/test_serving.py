@@ -72,6 +72,9 @@ def test_entity_keys_only_then_merged_and_logged(feature_service, model_uri, con
     problems = answer.json()["error"]["details"]["problems"]
     assert {(p["row"], p["problem"]) for p in problems} == {(0, "not_found"), (1, "outside_ttl")}
     assert answer.json()["error"]["details"]["fields"] == ["monthly_spend", "support_tickets", "tenure_months"]
+    # MLflow's scoring protocol goes through the same merge.
+    answer = client.post("/api/v1/serve/churn-predictor/invocations", {"dataframe_records": [{"user_id": 1}]}, format="json")
+    assert answer.status_code == 200 and answer.json()["predictions"][0] == 1
     # A missing key is named too.
     answer = client.post("/api/v1/serve/churn-predictor/predict", {"instances": [{"tenure_months": 1.0}]}, format="json")
     assert answer.status_code == 422 and "instances[0].user_id" not in answer.json()["error"]["details"]
