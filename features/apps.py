@@ -9,8 +9,9 @@ class FeaturesConfig(AppConfig):
     name = "features"
 
     def ready(self):
-        from registry.tag_rules import provide_tag_rule
+        from registry.tag_rules import lock_in_production, provide_tag_rule
 
-        from .binding import service_schema_problems
+        from .binding import TAG, service_schema_problems
 
         provide_tag_rule(service_schema_problems)
+        lock_in_production(TAG)

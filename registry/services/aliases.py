@@ -160,7 +160,7 @@ def _tag_change(target, key: str, value: str | None) -> bool:
             return False
         tags[key] = str(value)
     if hasattr(target, "input_schema"):  # a version: tags that name its inputs must fit its schema
-        check_version_tags(tags, target.input_schema)
+        check_version_tags(tags, target.input_schema, version=target)
     target.tags = tags
     target.save(update_fields=["tags"])  # MLflow leaves last_updated_timestamp alone on tag changes
     return True

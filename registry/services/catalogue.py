@@ -290,7 +290,7 @@ def version_update(
             mv.description = description
             changed.append("description")
         if tags is not None and _check_tags(tags) != mv.tags:
-            check_version_tags(tags, mv.input_schema)
+            check_version_tags(tags, mv.input_schema, version=mv)
             mv.tags = tags
             changed.append("tags")
         if changed:

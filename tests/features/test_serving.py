@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from control_plane.errors import Invalid
+from control_plane.errors import Conflict, Invalid
 from features.services import definitions_apply, push_rows
 from monitoring.models import PredictionLog
 from registry import model_loading
@@ -72,6 +72,14 @@ def test_entity_keys_only_then_merged_and_logged(feature_service, model_uri, con
     problems = answer.json()["error"]["details"]["problems"]
     assert {(p["row"], p["problem"]) for p in problems} == {(0, "not_found"), (1, "outside_ttl")}
     assert answer.json()["error"]["details"]["fields"] == ["monthly_spend", "support_tickets", "tenure_months"]
+    # The Production version's service cannot be changed (or removed) without a promotion; other tags can.
+    registry.version_update(actor=contributor, model_name="churn-predictor", version=1, tags={**TAG, "team": "growth"})
+    with pytest.raises(Conflict) as refused:
+        registry.version_update(actor=contributor, model_name="churn-predictor", version=1, tags={})
+    assert refused.value.code == "tag_locked_in_production"
+    # MLflow's scoring protocol goes through the same merge.
+    answer = client.post("/api/v1/serve/churn-predictor/invocations", {"dataframe_records": [{"user_id": 1}]}, format="json")
+    assert answer.status_code == 200 and answer.json()["predictions"][0] == 1
     # A missing key is named too.
     answer = client.post("/api/v1/serve/churn-predictor/predict", {"instances": [{"tenure_months": 1.0}]}, format="json")
     assert answer.status_code == 422 and "instances[0].user_id" not in answer.json()["error"]["details"]
