@@ -193,8 +193,10 @@ def test_permissions_and_missing_things(api, production, viewer, contributor):
     assert not ReferenceProfile.objects.exists()
 
 
-def test_mlflow_artifact_of_the_versions_run(api, registered_model, contributor, drift_settings, tmp_path):
+def test_mlflow_artifact_of_the_versions_run(api, registered_model, contributor, drift_settings, tmp_path, monkeypatch):
     from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3.17 refuses a file store unless told
 
     store = f"file://{tmp_path / 'mlruns'}"
     client = MlflowClient(tracking_uri=store)
