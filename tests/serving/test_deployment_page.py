@@ -88,3 +88,16 @@ def test_bad_steps_are_a_clear_error(client, approver, served):
     )
     assert response.status_code == 422 and "whole percentages" in response.content.decode()
     assert not Deployment.objects.filter(strategy="canary").exists()
+
+
+def test_a_forged_promote_of_a_hand_made_canary_changes_nothing(client, approver, served):
+    """The page offers no "Promote now" for a canary configured by hand; posting it anyway
+    is refused by the service: only an approved promotion request reaches Production."""
+    deployments.deployment_configure(actor=approver, model_name=MODEL, strategy="canary", challenger_version=2)
+    client.force_login(approver)
+    response = client.post(reverse("deployment-action", args=[MODEL, "promote"]), {"reason": "trust me"})
+    assert response.status_code == 409 and "approved promotion request" in response.content.decode()
+    v1, v2 = served
+    v2.refresh_from_db()
+    v1.refresh_from_db()
+    assert v2.stage == "staging" and v1.stage == "production"

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from monitoring.dashboard import severity_rule_text
+from monitoring.dashboard import severity_rule_parts, severity_rule_text
 from monitoring.drift.compare import drift_compare
 from monitoring.drift.profile import profile_build
 from monitoring.models import DriftReport, MonitorPolicy, ReferenceProfile
@@ -267,8 +267,12 @@ def test_report_page_shows_every_statistic_and_the_rule(client, viewer, reports)
     assert plan["chi2_pvalue"] < 5e-5  # shifted: shown in scientific notation, not rounded to 0
     assert f'<td class="num">{plan["chi2_pvalue"]:.2e}</td>' in table
     assert 'id="report-prediction"' in table
-    rule = severity_rule_text()
-    assert rule and escape(rule) in body
+    # The rule reads as paragraphs and a list of steps, every word of it on the page.
+    parts = severity_rule_parts(severity_rule_text())
+    assert len(parts["steps"]) == 3 and parts["notes"]
+    for text in [*parts["intro"], *(s["text"] for s in parts["steps"]), *parts["notes"]]:
+        assert escape(text) in body, text[:60]
+    assert '<ol class="rule" id="severity-steps">' in body
     assert 'id="severity-rule"' in body
     assert "psi_major=0.25" in body
     assert "below floor" in body  # accuracy fell by 0.1, the floor is 0.05
