@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,9 @@ class BatchSpec:
     deployment_id: int | None = None
     log: bool = True
     extra: dict = field(default_factory=dict)
+    # The time every logged row carries: fixed per job, so a chunk scored again after a crash
+    # logs the same (request_id, model, variant, ts) and is stored once (the log's unique key).
+    logged_at: datetime | None = None
 
     @property
     def output_format(self) -> str:
@@ -236,7 +240,7 @@ def score_chunk(spec: BatchSpec, index: int, frame: pd.DataFrame) -> tuple[pd.Da
 
 
 def _log(spec: BatchSpec, out: pd.DataFrame, features: list[dict], per_row_ms: float) -> None:
-    now = timezone.now()
+    now = spec.logged_at or timezone.now()
     if "label" in out.columns and "probability" in out.columns:
         predictions = [{"label": _plain(label), "probability": float(p)}
                        for label, p in zip(out["label"].tolist(), out["probability"].tolist())]

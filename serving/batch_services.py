@@ -162,6 +162,7 @@ def _spec(job: BatchJob, loaded) -> batch.BatchSpec:
         model_name=job.model.name,
         model_version=job.version.version,
         extra={"batch_job": job.pk},
+        logged_at=job.created_at,
     )
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import redis
 from django.utils import timezone
@@ -35,6 +36,20 @@ logger = logging.getLogger(__name__)
 
 class StreamError(Exception):
     pass
+
+
+def _served_at(input_stream: str, message_id: str, request_id: str) -> datetime:
+    """A stream prediction's time: when its message entered the input stream (the milliseconds
+    in a Redis stream id), taken from the request id when that names a message of this stream
+    (the default request id, or a producer sending a message again under its first id). So a
+    message scored twice logs the same (request_id, model, variant, ts) twice, which the
+    prediction log's unique key stores once (the key includes ts: the log is partitioned by day)."""
+    source = request_id.removeprefix(f"{input_stream}-") if request_id.startswith(f"{input_stream}-") else message_id
+    for candidate in (source, message_id):
+        milliseconds, _, sequence = candidate.partition("-")
+        if milliseconds.isdigit() and sequence.isdigit():
+            return datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)
+    return timezone.now()
 
 
 def _text(value) -> str:
@@ -163,7 +178,6 @@ class StreamScorer:
                 dead.extend((mid, {"row": json.dumps(row)}, reason) for mid, _, row in good)
                 good, predictions = [], []
             latency_ms = (time.perf_counter() - started) * 1000 / max(len(good), 1)
-            now = timezone.now()
             log_predictions(
                 [
                     PredictionRecord(
@@ -171,7 +185,7 @@ class StreamScorer:
                         model_name=self.model_name,
                         model_version=version.version,
                         variant="stream",
-                        timestamp=now,
+                        timestamp=_served_at(self.input, message_id, request_id),
                         features=row,
                         prediction=prediction,
                         latency_ms=latency_ms,

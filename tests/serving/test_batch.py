@@ -190,6 +190,8 @@ def test_a_crash_between_the_part_file_and_its_commit_rewrites_that_chunk_once(s
     out = pd.read_csv(job.output_path)
     assert job.status == "succeeded" and job.rows_done == 2500
     assert out["row"].tolist() == list(range(2500))
+    # chunk 1 was logged, then scored and logged again: the job's fixed time keeps it one row each
+    assert PredictionLog.objects.filter(variant="batch").count() == 2500
 
 
 def test_parquet_input_and_output(api, served, contributor, batch_settings, django_capture_on_commit_callbacks):
