@@ -4,6 +4,8 @@ server."""
 
 from pathlib import Path
 
+from registry.model_saving import own_model_types
+
 FEATURES = ["tenure_months", "monthly_spend", "support_tickets", "plan", "last_login_days"]
 
 
@@ -56,11 +58,3 @@ def save_churn_model(path: Path, *, seed: int, depth: int) -> str:
     )
     return f"file://{path}"
 
-
-def own_model_types(model) -> list[str]:
-    """The types a model we trained ourselves stores beyond skops' default list. MLflow 3.17
-    saves scikit-learn models with skops, which refuses to load tree ensembles (and more)
-    unless their types are named as trusted; skops leaves that to whoever made the file."""
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))

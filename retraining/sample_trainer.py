@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from registry.model_saving import own_model_types
+
 from .trainers import TrainingContext
 
 
@@ -59,14 +61,16 @@ def save_or_log(model, X: pd.DataFrame, context: TrainingContext, *, params: dic
         with mlflow.start_run(run_name=context.run_name) as run:
             mlflow.log_params(params)
             mlflow.log_metric("training_rows", len(X))
-            mlflow.sklearn.log_model(model, name="model", signature=signature, pip_requirements=["scikit-learn"])
+            mlflow.sklearn.log_model(model, name="model", signature=signature, pip_requirements=["scikit-learn"],
+                                     skops_trusted_types=own_model_types(model))
         return run.info.run_id
     target = Path(context.data_path).parent / f"model-attempt{context.attempt}"
     if target.exists():
         import shutil
 
         shutil.rmtree(target)
-    mlflow.sklearn.save_model(model, str(target), signature=signature, pip_requirements=["scikit-learn"])
+    mlflow.sklearn.save_model(model, str(target), signature=signature, pip_requirements=["scikit-learn"],
+                              skops_trusted_types=own_model_types(model))
     return str(target)
 
 

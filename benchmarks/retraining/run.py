@@ -66,6 +66,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from control_plane.users import user_create
 from registry import services
+from registry.model_saving import own_model_types
 from monitoring.models import PredictionLog
 
 rows, work = int(os.environ["BENCH_ROWS"]), os.environ["BENCH_WORK"]
@@ -80,7 +81,8 @@ for number, (params, part) in enumerate([({"max_iter": 30, "max_depth": 3}, slic
     model = HistGradientBoostingClassifier(random_state=0, **params).fit(train[part], y[:20000][part])
     path = f"{work}/model-v{number}"
     mlflow.sklearn.save_model(model, path, signature=infer_signature(train, model.predict_proba(train)),
-                              pyfunc_predict_fn="predict_proba", pip_requirements=["scikit-learn"])
+                              pyfunc_predict_fn="predict_proba", pip_requirements=["scikit-learn"],
+                              skops_trusted_types=own_model_types(model))
     services.version_register(actor=owner, model_name="bench-hgb", source=f"file://{path}", input_schema=schema)
 services.version_set_stage(actor=owner, model_name="bench-hgb", version=1, stage="staging")
 request = services.promotion_request(actor=owner, model_name="bench-hgb", version=1, reason="benchmark champion")

@@ -77,7 +77,7 @@ def wait_http(url, timeout=120.0, proc=None):
 
 def train_and_save(model_dir: Path):
     sys.path.insert(0, str(REPO))
-    from control_plane.demo_models import own_model_types
+    from registry.model_saving import own_model_types
     import numpy as np
     import pandas as pd
     import mlflow.sklearn

@@ -7,7 +7,7 @@ import requests
 from django.conf import settings
 from mlflow.exceptions import MlflowException
 
-from control_plane.demo_models import own_model_types
+from registry.model_saving import own_model_types
 from control_plane.models import Event
 from control_plane.tokens import token_create
 from registry import services
