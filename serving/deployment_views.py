@@ -49,7 +49,9 @@ def _actions(deployment: Deployment | None) -> list[str]:
         promote = ["promote"] if deployment.promotion_request_id else []
         return live + promote + ["rollback", "abort"]
     if deployment.strategy == Strategy.BLUE_GREEN:
-        return (["cutover"] if deployment.challenger_weight < 100 else []) + ["rollback", "abort"]
+        # Cutover is the challenger's promotion: offered once an approved request joined it.
+        cutover = ["cutover"] if deployment.promotion_request_id and deployment.challenger_weight < 100 else []
+        return cutover + ["rollback", "abort"]
     if deployment.strategy == Strategy.SHADOW:
         return ["abort"]
     return []

@@ -58,6 +58,13 @@ def describe(d: Deployment) -> dict:
             text = f"Serving Production v{d.champion.version} alone." if d.champion_id else "Serving nothing."
         else:
             text = f"{strategy.capitalize()} of {challenger}: {d.challenger_weight} % of traffic."
+            if d.strategy == Strategy.BLUE_GREEN and d.promotion_request_id is not None:
+                text += f" Approved: the cutover makes {challenger} Production."
+    elif d.state == State.COMPLETED and d.strategy == Strategy.BLUE_GREEN:
+        promoted = d.challenger and d.challenger.stage == "production"
+        text = f"Blue-green of {challenger} cut over" + (
+            f"; {challenger} became Production." if promoted else "; its traffic went back to the champion."
+        )
     elif d.state == State.COMPLETED:
         promoted = d.promotion_request_id is not None and d.challenger and d.challenger.stage == "production"
         text = f"Canary of {challenger} passed every step ({', '.join(map(str, d.steps))} %)" + (
@@ -108,11 +115,12 @@ def _live(model) -> Deployment | None:
 def running_rollout(*, model, version) -> dict | None:
     """The live rollout an approval of `version` would replace: any deployment sending
     traffic (or shadow copies) to a challenger, except a shadow of this same version, which
-    is the path an approval is meant to follow."""
+    is the path an approval is meant to follow, and a blue-green of it, which the approval
+    joins (serving.rollouts.start_rollout: the cutover then makes it Production)."""
     d = _live(model)
     if d is None or d.strategy == Strategy.SINGLE:
         return None
-    if d.strategy == Strategy.SHADOW and d.challenger_id == version.pk:
+    if d.strategy in (Strategy.SHADOW, Strategy.BLUE_GREEN) and d.challenger_id == version.pk:
         return None
     return describe(d)
 

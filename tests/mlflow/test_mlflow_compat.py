@@ -2,6 +2,7 @@
 against the live control plane: names with spaces, MLflow's timestamps and error wording,
 copied versions that point at the original's artifacts, and source checks for every form."""
 
+import os
 import time
 
 import pytest
@@ -118,12 +119,18 @@ def test_a_copy_of_a_source_outside_mlflow_downloads_that_source(live_server, re
     assert refused.error_code == "INVALID_PARAMETER_VALUE" and "names no version of this registry" in refused.message
 
 
+# the first folder tests/settings.py allows for local model sources
+SOURCE_ROOT = os.environ["LOCAL_SOURCE_ROOTS"].split(",")[0].rstrip("/")
+
+
 @pytest.mark.parametrize(
     "source, run_id, says",
     [
         ("runs:/run_id/model", "", "run_id"),  # a run id that is not hex was not checked before
-        ("/srv/models/churn", "", "run_id (or model_id)"),
-        ("file:///srv/models/churn", "", "run_id (or model_id)"),
+        # inside LOCAL_SOURCE_ROOTS (egress rule), a local path still needs the run it came from
+        (f"{SOURCE_ROOT}/models/churn", "", "run_id (or model_id)"),
+        (f"file://{SOURCE_ROOT}/models/churn", "", "run_id (or model_id)"),
+        ("/srv/models/churn", "", "LOCAL_SOURCE_ROOTS"),
         ("mlflow-artifacts:/0/elsewhere/model", "", "run_id (or model_id)"),
         ("s3://bucket/models/../../secrets", "", "'..'"),
     ],

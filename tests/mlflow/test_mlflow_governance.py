@@ -384,6 +384,6 @@ def test_an_approver_reads_but_files_no_promotion_requests(registry, logged_runs
     client.create_model_version(NAME, source_of(logged_runs[1]), run_id=logged_runs[1][0])
     client.transition_model_version_stage(NAME, "1", "Staging")
     err = error_of(registry.as_user(approver).transition_model_version_stage, NAME, "1", "Production")
-    assert err.error_code == "PERMISSION_DENIED" and "request_promotion" in err.message
+    assert err.error_code == "PERMISSION_DENIED" and "cannot request a promotion" in err.message
     assert not PromotionRequest.objects.exists()
     assert registry.as_user(approver).get_model_version(NAME, "1").current_stage == "Staging"

@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from control_plane.models import Event
+from registry import services
+from registry.models import ModelVersion
 from serving import services as deployments
 from serving.models import Deployment
 
@@ -67,7 +69,7 @@ def test_approver_runs_a_canary_from_the_page(client, approver, served):
     assert Event.objects.filter(type="deployment.rollback", payload__reason="p99").exists()
 
 
-def test_blue_green_cutover_and_a_viewer_cannot_act(client, approver, viewer, served):
+def test_blue_green_cutover_and_a_viewer_cannot_act(client, contributor, approver, approver2, viewer, served):
     deployments.deployment_configure(actor=approver, model_name=MODEL, strategy="blue_green", challenger_version=2)
     client.force_login(viewer)
     body = _page(client)
@@ -75,10 +77,20 @@ def test_blue_green_cutover_and_a_viewer_cannot_act(client, approver, viewer, se
     refused = client.post(reverse("deployment-action", args=[MODEL, "cutover"]))
     assert refused.status_code == 403
     assert Deployment.objects.get(state="active").challenger_weight == 0
+
+    # Before v2's promotion request is approved the page offers no cutover and a forged one is refused.
     client.force_login(approver)
+    body = _page(client)
+    assert 'id="action-cutover"' not in body and "appears once the challenger's promotion request is approved" in body
+    refused = client.post(reverse("deployment-action", args=[MODEL, "cutover"]))
+    assert refused.status_code == 409 and "approved" in refused.content.decode()
+    assert Deployment.objects.get(state="active").challenger_weight == 0
+
+    request = services.promotion_request(actor=contributor, model_name=MODEL, version=2)
+    services.promotion_approve(actor=approver2, request_id=request.pk, override_reason="blue-green evaluates it")
     assert 'id="action-cutover"' in _page(client)
     assert client.post(reverse("deployment-action", args=[MODEL, "cutover"])).status_code == 302
-    assert Deployment.objects.get(state="active").challenger_weight == 100
+    assert ModelVersion.objects.get(model__name=MODEL, version=2).stage == "production"
 
 
 def test_bad_steps_are_a_clear_error(client, approver, served):
