@@ -22,7 +22,12 @@ DEBUG = env.bool("DEBUG", default=False)
 # off, running with one of them is a system check error (control_plane/checks.py): the
 # server refuses to start. `make run` writes a random key into var/ instead.
 PUBLISHED_SECRET_KEYS = ("insecure-dev-key-change-me-" + "x" * 40, "change-me-to-50-or-more-random-characters")
-SECRET_KEY = env.str("SECRET_KEY", default="") or PUBLISHED_SECRET_KEYS[0]
+_DEMO_KEY_FILE = VAR_DIR / "secret_key"  # written by `make run`, so the README's manage.py commands share it
+SECRET_KEY = (
+    env.str("SECRET_KEY", default="")
+    or (_DEMO_KEY_FILE.read_text().strip() if _DEMO_KEY_FILE.is_file() else "")
+    or PUBLISHED_SECRET_KEYS[0]
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CSRF_FAILURE_VIEW = "control_plane.error_pages.csrf_failure"

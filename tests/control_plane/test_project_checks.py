@@ -4,6 +4,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -65,8 +66,13 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
 
 
 def _production_like_env(**extra) -> dict:
+    """Production settings with an empty var/ of their own (no key file from a `make run`)."""
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY and not k.startswith("DJANGO_")}
-    return env | {"DJANGO_SETTINGS_MODULE": "control_plane.settings", "DATABASE_URL": os.environ["DATABASE_URL"]} | extra
+    return env | {
+        "DJANGO_SETTINGS_MODULE": "control_plane.settings",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "CONTROL_PLANE_VAR_DIR": tempfile.mkdtemp(prefix="cp-var-"),
+    } | extra
 
 
 def test_the_published_default_secret_key_refuses_to_start_without_debug():
@@ -89,3 +95,11 @@ def test_the_wsgi_application_refuses_to_load_with_the_default_key():
 def test_a_real_key_or_debug_mode_starts():
     assert manage("check", env=_production_like_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50))).returncode == 0
     assert manage("check", env=_production_like_env(DEBUG="true")).returncode == 0
+
+
+def test_the_key_make_run_wrote_into_var_is_used_by_manage_py_commands():
+    """The README's commands after `make run` (create_api_token, ...) find the demo's key."""
+    env = _production_like_env(DEBUG="false")
+    Path(env["CONTROL_PLANE_VAR_DIR"], "secret_key").write_text(secrets.token_urlsafe(50) + "\n")
+    result = manage("check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
