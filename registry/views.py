@@ -78,8 +78,9 @@ def _model_page(request, name, *, status=200, posted=None):
 
 def _summary(model) -> dict:
     """The facts an owner looks for first: what is in Production and since when, the live
-    rollout, the latest drift verdict, the pending requests."""
+    rollout, the latest drift verdict, the pending requests, the last retraining run."""
     from monitoring.models import DriftReport
+    from retraining.models import RetrainingRun
 
     production = selectors.production_version(model)
     latest_drift = (
@@ -90,6 +91,7 @@ def _summary(model) -> dict:
         "rollout": rollout.model_rollout(model=model),
         "drift": latest_drift,
         "pending": selectors.promotion_list(status=PromotionStatus.PENDING, model_name=model.name).count(),
+        "retraining": RetrainingRun.objects.filter(model=model).order_by("-created_at", "-pk").first(),
     }
 
 

@@ -28,6 +28,9 @@ def test_run_now_from_the_page_then_the_run_page_and_the_request_page(browser, p
     assert grid.count('class="square step-succeeded"') >= 5 and f"#{run.pk}" in grid
     request_page = browser.get(f"/promotions/{run.promotion_request_id}/").content.decode()
     assert 'id="evaluation"' in request_page and f"retraining run <a href=\"/retraining/runs/{run.pk}/\">" in request_page
+    strip = browser.get("/models/churn-predictor/").content.decode().split('id="model-summary"', 1)[1]
+    last = strip.split("</section>", 1)[0].split('id="summary-retraining"', 1)[1]
+    assert f'href="/retraining/runs/{run.pk}/"' in last and "succeeded (beats the champion" in last
 
 
 def test_the_policy_form_names_bad_json_and_keeps_the_input(browser, registered_model):
