@@ -141,6 +141,8 @@ class HistoricalApi(APIView):
     )
     def post(self, request):
         data = request.data
+        if not hasattr(data, "get"):
+            raise Invalid("The body must be a JSON object (or a multipart form).", details={"body": ["Not an object."]})
         fmt = data.get("format") or "parquet"
         if fmt not in ("csv", "parquet"):
             raise Invalid("'format' is csv or parquet.", details={"format": ["csv or parquet."]})

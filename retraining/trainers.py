@@ -124,6 +124,12 @@ def tagged_version(model_name: str, run_id: int) -> ModelVersion | None:
     )
 
 
+# The worker's own MLflow experiment or run (an operator's setting, or one left by
+# mlflow.set_experiment in this process) must not leak into the project: `mlflow run` refuses
+# an experiment id beside the experiment name given below.
+_RUN_SCOPED_MLFLOW_VARIABLES = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+
+
 def run_mlflow_project(trainer: dict, context: TrainingContext, *, token: str) -> TrainerResult:
     if not project_path_allowed(trainer["uri"]):
         raise TrainerError(f"{trainer['uri']} is not an MLproject folder under RETRAINING_PROJECT_ROOTS.")
@@ -134,8 +140,9 @@ def run_mlflow_project(trainer: dict, context: TrainingContext, *, token: str) -
                "--env-manager", "local", "--run-name", context.run_name]
     for key, value in parameters.items():
         command += ["-P", f"{key}={value}"]
+    inherited = {k: v for k, v in os.environ.items() if k not in _RUN_SCOPED_MLFLOW_VARIABLES}
     env = {
-        **os.environ,
+        **inherited,
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),  # the entry point's python
         "MLFLOW_TRACKING_URI": context.tracking_uri,
         "MLFLOW_REGISTRY_URI": settings.PUBLIC_BASE_URL,

@@ -160,3 +160,18 @@ def test_join_keys_of_an_entity_in_use_cannot_change(api, contributor):
     answer = client.post("/api/v1/features/apply/", changed, format="json")
     assert answer.status_code == 409 and answer.json()["error"]["details"]["join_keys"] == ["user_stats"]
     assert Entity.objects.get(name="user").join_keys == [{"name": "user_id", "type": "int"}]
+
+
+def test_a_dry_run_flag_that_is_not_true_or_false_is_refused_and_nothing_changes(api, contributor):
+    """Found by the schemathesis contract test: `?dry_run=null` applied the document."""
+    response = api(contributor).post("/api/v1/features/apply/?dry_run=null", DOCUMENT, format="json")
+    assert response.status_code == 422 and "dry_run" in response.json()["error"]["details"]
+    assert not Entity.objects.exists()
+    planned = api(contributor).post("/api/v1/features/apply/?dry_run=true", DOCUMENT, format="json")
+    assert planned.status_code == 200 and planned.json()["applied"] is False and not Entity.objects.exists()
+
+
+def test_a_historical_request_whose_body_is_not_an_object_is_a_4xx(api, contributor):
+    """Found by the schemathesis contract test: a JSON list body answered 500."""
+    response = api(contributor).post("/api/v1/features/historical/", [None, None], format="json")
+    assert response.status_code == 422 and "body" in response.json()["error"]["details"]

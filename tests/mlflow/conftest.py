@@ -58,6 +58,9 @@ def tracking(mlflow_server, settings, monkeypatch):
     settings.MLFLOW_TRACKING_URI = mlflow_server
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     mlflow.set_tracking_uri(mlflow_server)
+    # An experiment chosen earlier in this process may belong to another test's server
+    # (mlflow.set_experiment also exports MLFLOW_EXPERIMENT_ID): start from this server's default.
+    mlflow.set_experiment(experiment_id="0")
     yield mlflow_server
     mlflow.set_registry_uri(None)
 
