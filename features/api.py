@@ -62,7 +62,8 @@ class ApplyApi(APIView):
     @extend_schema(
         operation_id="features_apply",
         parameters=[DRY_RUN],
-        request={"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR},
+        # The YAML body is the same document as the JSON one, written as YAML.
+        request={"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.OBJECT},
         responses={200: APPLIED, **errors(400, 401, 403, 422)},
         description="Apply a definitions document ({entities, feature_views, feature_services}): the plan, "
         "then the changes, in one transaction. Applying the same document twice changes nothing.",
