@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from control_plane.api_base import errors
 from control_plane.errors import Invalid
 from control_plane.permissions import requires
+from control_plane.query_params import bool_param
 from control_plane.roles import REGISTER
-from monitoring.api import _bool_param  # the one rule for true/false query parameters
 
 from . import selectors
 from .services import definitions_apply
@@ -69,7 +69,7 @@ class ApplyApi(APIView):
         "then the changes, in one transaction. Applying the same document twice changes nothing.",
     )
     def post(self, request):
-        dry_run = bool(_bool_param(request.query_params, "dry_run"))
+        dry_run = bool(bool_param(request.query_params, "dry_run"))
         plan = definitions_apply(actor=request.user, document=request.data, dry_run=dry_run)
         return Response(_answer(plan, dry_run))
 
@@ -98,7 +98,7 @@ def _definition_list(kind: str):
             description=f"Create or update one {kind.replace('_', ' ')} (the same fields as in a definitions document).",
         )
         def post(self, request):
-            dry_run = bool(_bool_param(request.query_params, "dry_run"))
+            dry_run = bool(bool_param(request.query_params, "dry_run"))
             plan = definitions_apply(actor=request.user, document={key: [request.data]}, dry_run=dry_run)
             created = any(p.action in ("create", "new_version") for p in plan) and not dry_run
             return Response(_answer(plan, dry_run), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

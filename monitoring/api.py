@@ -1,6 +1,5 @@
 """The prediction log's REST API (API.md, Serving): list logged predictions, post ground truth."""
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from control_plane.api_base import errors
 from control_plane.errors import Invalid, ServiceError
 from control_plane.pagination import StrictPageSize
+from control_plane.query_params import bool_param, int_param, time_param
 from control_plane.permissions import requires
 from control_plane.roles import REGISTER
 
@@ -55,38 +55,6 @@ class PredictionOut(serializers.ModelSerializer):
         ]
 
 
-def _time_param(params, name: str):
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        value = parse_datetime(raw.replace(" ", "+"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise Invalid(f"'{name}' must be an ISO 8601 time with a timezone, e.g. 2026-01-31T12:00:00Z.",
-                      details={name: ["Invalid datetime."]})
-    return value
-
-
-def _bool_param(params, name: str) -> bool | None:
-    raw = params.get(name, "").lower()
-    if not raw:
-        return None
-    if raw not in ("true", "false", "1", "0"):
-        raise Invalid(f"'{name}' must be true or false.", details={name: ["Must be true or false."]})
-    return raw in ("true", "1")
-
-
-def _int_param(params, name: str) -> int | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
-        raise Invalid(f"'{name}' must be a positive integer.", details={name: ["Must be a positive integer."]})
-    return int(raw)
-
-
 class PredictionListApi(APIView):
     pagination_class = PredictionPagination
 
@@ -107,12 +75,12 @@ class PredictionListApi(APIView):
         params = request.query_params
         qs = selectors.prediction_list(
             model_name=params.get("model", ""),
-            version=_int_param(params, "version"),
+            version=int_param(params, "version"),
             variant=params.get("variant", ""),
             request_id=params.get("request_id", ""),
-            since=_time_param(params, "since"),
-            until=_time_param(params, "until"),
-            has_ground_truth=_bool_param(params, "has_ground_truth"),
+            since=time_param(params, "since"),
+            until=time_param(params, "until"),
+            has_ground_truth=bool_param(params, "has_ground_truth"),
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)

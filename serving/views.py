@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from control_plane.api_base import errors
-from monitoring.api import _time_param
+from control_plane.query_params import time_param
 
 from .comparison import comparison
 from .deployment_api import DeploymentOut
@@ -119,5 +119,5 @@ class ComparisonApi(APIView):
         responses={200: ComparisonOut, **errors(401, 403, 404, 422)},
     )
     def get(self, request, name):
-        since = _time_param(request.query_params, "since")
+        since = time_param(request.query_params, "since")
         return Response(ComparisonOut(comparison(name, since=since)).data)
