@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from _common import Meter, emit, read_truth, versions
+from _common import Meter, emit, read_truth, release_arrow_memory, versions
 
 FLOOR = 1e-4
 OTHER = "__other__"
@@ -54,18 +54,23 @@ OTHER = "__other__"
 
 def load_columns(data_dir, side: str, truth: dict) -> dict:
     """name -> numpy array, read one column at a time (no pandas): numeric as stored,
-    categoricals as object arrays sharing one str per category."""
+    categoricals as object arrays sharing one str per category (what to_pandas() gives the
+    peers). Single-threaded, with Arrow's freed buffers handed back after every column, so
+    the process holds the arrays and not the reader's scratch memory."""
     import numpy as np
     import pyarrow.parquet as pq
 
     source = pq.ParquetFile(Path(data_dir) / f"{side}.parquet")
     columns = {}
     for name in truth["numeric"]:
-        columns[name] = source.read(columns=[name]).column(0).to_numpy()
+        columns[name] = source.read(columns=[name], use_threads=False).column(0).to_numpy()
+        release_arrow_memory()
     for name in truth["categorical"]:
-        encoded = source.read(columns=[name]).column(0).combine_chunks().dictionary_encode()
+        encoded = source.read(columns=[name], use_threads=False).column(0).combine_chunks().dictionary_encode()
         categories = np.array(encoded.dictionary.to_pylist(), dtype=object)
         columns[name] = categories[encoded.indices.to_numpy()]
+        del encoded
+        release_arrow_memory()
     return columns
 
 

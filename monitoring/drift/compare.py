@@ -1,9 +1,9 @@
 """Compare a window of current data with a reference profile (pure numpy/scipy, no Django).
 
-Numeric features (and the score) are stacked a few at a time into a (features, rows) float
-array (profile.BLOCK_FEATURES, bounding memory) and each row is sorted once, in place; the PSI/JS bin counts (a search of <= 9 edges), the KS statistic
-(a search of the reference sample) and the exact Wasserstein distance (one pass) all read the
-sorted row. KS p-values of the large samples are computed in one vectorised call. Categorical
+Each numeric feature (and the score) is copied into a float64 array and sorted once, in place,
+one feature at a time; the PSI/JS bin counts (a search of <= 9 edges), the KS statistic (a
+search of the reference sample) and the exact Wasserstein distance (one chunked pass) all read
+that sorted copy, which is dropped before the next feature's is made. KS p-values of the large samples are computed in one vectorised call. Categorical
 features are counted once (no pandas) and aligned with the reference on the union of
 categories. Every feature then gets its severity from `severity.severity_of`, with the number
 of tests (features plus the score) for the Bonferroni correction.
@@ -11,7 +11,7 @@ of tests (features plus the score) for the Bonferroni correction.
 
 import numpy as np
 
-from .profile import category_counts, finite_slice, sorted_numeric_blocks
+from .profile import category_counts, finite_slice, sorted_float
 from .psi import counts_sorted, psi_from_shares
 from .severity import DEFAULT_THRESHOLDS, severity_of, worst
 from .stats import (OTHER, align_categories, chi_square, js_distance, ks,
@@ -93,12 +93,9 @@ def drift_compare(profile: dict, columns: dict, *, thresholds: dict | None = Non
     rows = [(name, features[name], columns[name]) for name in numeric]
     if score_profile:
         rows.append((PREDICTION, score_profile, scores))
-    lengths = {len(values) for _, _, values in rows}
-    groups = [rows] if len(lengths) <= 1 else [[r] for r in rows]
     results: dict[str, dict] = {}
-    for group in groups:
-        for (name, reference, _), row in zip(group, sorted_numeric_blocks([values for _, _, values in group])):
-            results[name] = _numeric(name, reference, row)
+    for name, reference, values in rows:
+        results[name] = _numeric(name, reference, sorted_float(values))
     pending = [r for r in results.values() if "_ks_sizes" in r]
     if pending:
         sizes = np.array([r.pop("_ks_sizes") for r in pending], dtype=float)

@@ -8,9 +8,9 @@ rest, count, null share. Also the score distribution (as a numeric feature), the
 metrics and, for classifiers with probabilities, the calibration used to estimate accuracy.
 
 Nulls (None, NaN, and for numerics also +-inf) count in null_share and stay out of the
-distributions. Numeric columns are stacked into one 2-D float array (a row per feature)
-and sorted in place along the rows once; edges, shares, extremes and the sample are read
-from the sorted rows.
+distributions. Each numeric column is copied once into a float64 array and sorted in place;
+edges, shares, extremes, mean, std and the sample are read from it, and it is dropped before
+the next column is copied. Nothing else of a column's size is allocated.
 """
 
 from collections import Counter
@@ -22,33 +22,18 @@ from .psi import counts_sorted, decile_edges_sorted
 from .stats import OTHER
 
 VERSION = 1
-_HASH_CHUNK = 1 << 16
+CHUNK = 1 << 16  # values per step where a pass over a column would otherwise allocate its size
 
 
 # ---- columns ----------------------------------------------------------------------------
 
-def sorted_numeric_rows(arrays: list) -> np.ndarray:
-    """One (features, rows) float64 array, each row sorted ascending in place. NaN sort last."""
-    lengths = {len(a) for a in arrays}
-    if len(lengths) > 1:
-        raise ValueError(f"columns differ in length: {sorted(lengths)}")
-    matrix = np.empty((len(arrays), lengths.pop() if lengths else 0), dtype=float)
-    for row, values in zip(matrix, arrays):
-        values = np.asarray(values)
-        row[:] = np.asarray(values, dtype=float) if values.dtype.kind == "O" else values
-    matrix.sort(axis=1)
-    return matrix
-
-
-# Numeric features are sorted this many at a time: one (block, rows) array, so memory stays
-# at a few columns' worth (32 MB at a million rows) however many features there are.
-BLOCK_FEATURES = 4
-
-
-def sorted_numeric_blocks(arrays: list):
-    """Each array as a sorted float row, produced BLOCK_FEATURES rows at a time."""
-    for start in range(0, len(arrays), BLOCK_FEATURES):
-        yield from sorted_numeric_rows(arrays[start : start + BLOCK_FEATURES])
+def sorted_float(values) -> np.ndarray:
+    """A sorted float64 copy of one column (NaN last), made by one conversion and an in-place
+    sort: the only array of a column's size the kernels allocate, for one column at a time
+    (8 MB at a million rows, however many features there are)."""
+    row = np.array(values, dtype=float)
+    row.sort()
+    return row
 
 
 def finite_slice(sorted_row: np.ndarray) -> np.ndarray:
@@ -85,8 +70,8 @@ def _string_counts(values: np.ndarray) -> dict:
         return {name: int(c) for name, c in zip(names, counts.tolist())}
     powers = np.uint64(1_000_003) ** np.arange(width, dtype=np.uint64)
     keys = np.empty(n, dtype=np.uint64)
-    for start in range(0, n, _HASH_CHUNK):
-        keys[start:start + _HASH_CHUNK] = codes[start:start + _HASH_CHUNK].astype(np.uint64) @ powers
+    for start in range(0, n, CHUNK):
+        keys[start:start + CHUNK] = codes[start:start + CHUNK].astype(np.uint64) @ powers
     _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
     representatives = values[first]
     if not np.array_equal(values, representatives[inverse]):
@@ -125,6 +110,15 @@ def category_counts(values) -> tuple[dict[str, int], int]:
 
 # ---- profiles -----------------------------------------------------------------------------
 
+def population_std(values: np.ndarray, mean: float) -> float:
+    """sqrt(mean((values - mean)^2)), a chunk at a time (no column-sized temporaries)."""
+    total = 0.0
+    for start in range(0, len(values), CHUNK):
+        deviations = values[start:start + CHUNK] - mean
+        total += float(np.dot(deviations, deviations))
+    return float(np.sqrt(total / len(values)))
+
+
 def numeric_profile(sorted_row: np.ndarray, *, sample_size: int, rng: np.random.Generator) -> dict:
     n = len(sorted_row)
     valid = finite_slice(sorted_row)
@@ -144,7 +138,7 @@ def numeric_profile(sorted_row: np.ndarray, *, sample_size: int, rng: np.random.
         "shares": (counts_sorted(valid, edges) / count).tolist(),
         "sample": sample.tolist(),
         "mean": mean,
-        "std": float(np.sqrt(np.mean(np.square(valid - mean)))),
+        "std": population_std(valid, mean),
         "min": float(valid[0]),
         "max": float(valid[-1]),
     }
@@ -175,8 +169,8 @@ def profile_build(columns: dict, kinds: dict, *, scores=None, labels=None, task=
     if n_rows is None and kinds:
         raise ValueError("columns differ in length")
     features: dict[str, dict] = {}
-    for name, row in zip(numeric, sorted_numeric_blocks([columns[name] for name in numeric])):
-        features[name] = numeric_profile(row, sample_size=sample_size, rng=rng)
+    for name in numeric:
+        features[name] = numeric_profile(sorted_float(columns[name]), sample_size=sample_size, rng=rng)
     for name, kind in kinds.items():
         if kind == "categorical":
             features[name] = categorical_profile(columns[name], top_k=top_k)
@@ -184,8 +178,7 @@ def profile_build(columns: dict, kinds: dict, *, scores=None, labels=None, task=
 
     score_profile = None
     if scores is not None:
-        score_row = sorted_numeric_rows([scores])[0]
-        score_profile = numeric_profile(score_row, sample_size=sample_size, rng=rng)
+        score_profile = numeric_profile(sorted_float(scores), sample_size=sample_size, rng=rng)
     metrics, calibration = _reference_metrics(scores, labels, task)
     return {"version": VERSION, "n_rows": int(n_rows or (len(scores) if scores is not None else 0)),
             "features": features, "score": score_profile, "metrics": metrics, "calibration": calibration}

@@ -107,7 +107,8 @@ def test_ks_matches_scipy(n1, n2, ties):
         assert p == pytest.approx(sps.ks_2samp(a, b).pvalue, rel=0.03)
 
 
-@pytest.mark.parametrize("n1,n2", [(1, 1), (1, 7), (7, 1), (10, 10), (333, 10_007), (10_000, 100_000), (999, 250)])
+@pytest.mark.parametrize("n1,n2", [(1, 1), (1, 7), (7, 1), (10, 10), (333, 10_007), (10_000, 100_000), (999, 250),
+                                   (150_001, 150_001), (10_000, 300_007)])  # the last two: several chunks
 def test_wasserstein_matches_scipy(n1, n2):
     r = rng(n1 * n2)
     for a, b in [(r.normal(size=n1), r.standard_t(3, n2)), (r.poisson(3, n1) * 1.0, r.poisson(3.6, n2) * 1.0)]:
@@ -207,6 +208,30 @@ def test_profile_is_json_and_compact():
     assert c1["null_share"] == pytest.approx(0.25)
     assert sum(c1["shares"].values()) == pytest.approx(1.0) and c1["shares"]["__other__"] == 0.0
     assert list(profile["features"]) == list(KINDS)
+
+
+def test_profile_and_compare_copy_each_column_once_and_leave_the_callers_untouched():
+    r = rng(7)
+    n = 200_001  # several chunks of the passes that work a chunk at a time
+    ref = {"f": r.normal(1000, 50, n), "i": r.poisson(3, n), "o": np.array(list(r.normal(size=n - 1)) + [None], dtype=object)}
+    cur = {"f": r.normal(1000, 60, n), "i": r.poisson(3.6, n), "o": np.array([None] + list(r.normal(size=n - 1)), dtype=object)}
+    kinds = dict.fromkeys(ref, "numeric")
+    before = {side: {k: v.copy() for k, v in cols.items()} for side, cols in (("ref", ref), ("cur", cur))}
+    profile = profile_build(ref, kinds)
+    report = {f["feature"]: f for f in drift_compare(profile, cur)["features"]}
+    for side, cols in (("ref", ref), ("cur", cur)):
+        for k, v in cols.items():
+            assert np.array_equal(v, before[side][k]) and v.dtype == before[side][k].dtype
+    f = profile["features"]["f"]
+    assert f["std"] == pytest.approx(ref["f"].std(), rel=1e-12) and f["mean"] == pytest.approx(ref["f"].mean(), rel=1e-12)
+    assert profile["features"]["i"]["std"] == pytest.approx(ref["i"].std(), rel=1e-12)
+    assert profile["features"]["o"]["count"] == n - 1
+    for name in kinds:
+        sample = np.array(profile["features"][name]["sample"])
+        current = np.asarray(cur[name][cur[name] != None], dtype=float)  # noqa: E711 (elementwise on objects)
+        assert report[name]["ks_stat"] == pytest.approx(sps.ks_2samp(sample, current).statistic, abs=1e-12)
+        assert report[name]["wasserstein_std"] == pytest.approx(
+            sps.wasserstein_distance(sample, current) / profile["features"][name]["std"], rel=1e-9)
 
 
 def test_profile_keeps_the_top_categories_and_pools_the_rest():
