@@ -3,6 +3,7 @@
 
 import os
 import platform
+import statistics
 from pathlib import Path
 
 LABELS = {
@@ -69,6 +70,33 @@ def ratio_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def passes_table(raw: dict) -> str:
+    """Every pass, in the order run: each tool's numbers and, for a peer, the ratios to ours'
+    pass of the same round (the passes alternate, so a round ran at about the same time)."""
+    lines = [
+        "| rows | round | tool | wall s | CPU s | peak MB (process) | peak MB during drift | data MB "
+        "| wall, theirs / ours | peak MB, ours / theirs |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rows, per_tool in raw.items():
+        ours = per_tool.get("ours") or []
+        for i in range(max(len(p) for p in per_tool.values())):
+            for tool, passes in per_tool.items():
+                if i >= len(passes):
+                    continue
+                p = passes[i]
+                wall_ratio = mem_ratio = "-"
+                if not tool.startswith("ours") and i < len(ours):
+                    wall_ratio = f"{p['compute_s'] / ours[i]['compute_s']:.1f}x"
+                    mem_ratio = f"{ours[i]['process_maxrss_mb'] / p['process_maxrss_mb']:.3f}"
+                lines.append(
+                    f"| {rows:,} | {i + 1} | {LABELS[tool]} | {p['compute_s']:.2f} | {p['compute_cpu_s']:.2f} "
+                    f"| {p['process_maxrss_mb']:.0f} | {p['compute_peak_mb']:.0f} | {p['data_mb']:.0f} "
+                    f"| {wall_ratio} | {mem_ratio} |"
+                )
+    return "\n".join(lines)
+
+
 def check_table(checks: dict) -> str:
     names = sorted({k for c in checks.values() if c for k in c["max_abs_diff"]})
     lines = ["| rows | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
@@ -84,9 +112,21 @@ def check_table(checks: dict) -> str:
 
 
 def scipy_table(checks: dict) -> str:
-    """Ours against scipy's own functions on the full columns (independent.py)."""
-    scipy_checks = {rows: c["scipy"] for rows, c in checks.items() if c and c.get("scipy")}
-    return check_table(scipy_checks) if scipy_checks else "(not run)"
+    """Ours against scipy's own functions on the full columns (independent.py): per measure,
+    the largest difference (and its column) and the median over the columns."""
+    lines = ["| rows | measure | columns | largest \\|ours - scipy\\| (column) | median over the columns |",
+             "|---:|---|---:|---|---:|"]
+    for rows, check in checks.items():
+        scipy_check = (check or {}).get("scipy")
+        if not scipy_check:
+            continue
+        for measure, worst in scipy_check["max_abs_diff"].items():
+            values = sorted(c["abs_diff"][measure] for c in scipy_check["per_column"].values() if measure in c["abs_diff"])
+            lines.append(
+                f"| {rows:,} | {measure} | {len(values)} | {worst['max']:.3g} ({worst['column']}) "
+                f"| {statistics.median(values):.3g} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else "(not run)"
 
 
 def sample_ks_gap(check: dict) -> tuple[float, str]:
@@ -231,6 +271,10 @@ def write_report(path: Path, args, results, checks, truth_by_size, versions, sta
         "Ratios (ours = profile + compare in one process):",
         "",
         ratio_table(results),
+        "",
+        "Every pass, in the order run:",
+        "",
+        passes_table(raw) if raw else "(no raw passes)",
         "",
         "Targets from the issue:",
         "",

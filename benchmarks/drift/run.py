@@ -1,16 +1,16 @@
 """Drift benchmark: our kernels (monitoring/drift) against Evidently's DataDriftPreset and
 NannyML's UnivariateDriftCalculator on the same generated data. See README.md beside this file.
 
-    python benchmarks/drift/run.py --rows 100000 1000000      # the whole run: ~10 min on 2 cores
-                                                              # (+ ~4 min once, installing the peers)
-    python benchmarks/drift/run.py --rows 20000 --passes 1    # a quick look
+    python benchmarks/drift/run.py --peer-python /work/venv-drift/bin/python --rows 1000000
+    python benchmarks/drift/run.py --rows 20000 --passes 1 --results ''   # a quick look
 
-Run it with the project's interpreter (its numpy/scipy/pyarrow are what "ours" uses). For the
-peers it makes one virtual environment each under --venv-dir (default /tmp/drift-bench-venvs),
-with pinned versions from PyPI, the first time; later runs reuse them. It writes the data once
-per size (--data-dir), runs every tool pass in a fresh subprocess, takes medians, checks our
-PSI/KS values against scipy, prints the tables and writes them to RESULTS.md (--results).
-Not part of the test suite: far too slow.
+Run it with the project's interpreter (its numpy/scipy/pyarrow are what "ours" uses). The peers
+run with --peer-python, a virtual environment holding requirements-peers.txt (README.md: how to
+make it); without that option run.py makes one itself under --venv-dir, the first time. It
+writes the data once per size (--data-dir), runs the passes alternately (ours, Evidently, ...,
+ours, Evidently, ...), each in a fresh subprocess, takes medians, runs our answers against
+scipy's own functions once per size in a process of its own, prints the tables and writes
+them to RESULTS.md (--results). Not part of the test suite: far too slow.
 """
 
 import argparse
@@ -32,27 +32,15 @@ import generate
 from _common import RESULT_PREFIX
 from report import write_report
 
-# Pinned peer environments (PyPI). Evidently 0.7 needs pandas < 3. NannyML 0.13.1 imports
-# statsmodels without declaring it; pandas is pinned to the same 2.x for both peers.
-PEER_ENVS = {
-    "evidently": ["evidently==0.7.23", "pandas==2.3.3", "numpy==2.4.6", "scipy==1.17.1", "pyarrow==26.0.1"],
-    "nannyml": [
-        "nannyml==0.13.1",
-        "statsmodels==0.15.0",
-        "pandas==2.3.3",
-        "numpy==2.4.6",
-        "scipy==1.17.1",
-        "pyarrow==26.0.1",
-    ],
-}
+PEER_REQUIREMENTS = HERE / "requirements-peers.txt"
 
-# tool -> (environment, runner script, extra runner arguments, slow?)
+# tool -> (a peer?, runner script, extra runner arguments)
 TOOLS = {
-    "ours": (None, "run_ours.py", [], False),
-    "ours-job": (None, "run_ours.py", ["--mode", "job"], False),
-    "evidently": ("evidently", "run_evidently.py", [], True),
-    "evidently-psi": ("evidently", "run_evidently.py", ["--method", "psi"], True),
-    "nannyml": ("nannyml", "run_nannyml.py", [], True),
+    "ours": (False, "run_ours.py", []),
+    "ours-job": (False, "run_ours.py", ["--mode", "job"]),
+    "evidently": (True, "run_evidently.py", []),
+    "evidently-psi": (True, "run_evidently.py", ["--method", "psi"]),
+    "nannyml": (True, "run_nannyml.py", []),
 }
 
 
@@ -63,19 +51,18 @@ def log(msg: str):
 # ---- environments -----------------------------------------------------------------------
 
 
-def venv_python(venv_dir: Path, name: str, base_python: str) -> Path:
-    """The interpreter of the pinned environment `name`, created and filled on first use."""
-    requirements = PEER_ENVS[name]
-    tag = hashlib.sha1("\n".join(requirements).encode()).hexdigest()[:8]
-    target = venv_dir / f"{name}-{tag}"
+def peer_venv_python(venv_dir: Path, base_python: str) -> Path:
+    """The interpreter of a virtual environment holding requirements-peers.txt, made on first use."""
+    tag = hashlib.sha1(PEER_REQUIREMENTS.read_bytes()).hexdigest()[:8]
+    target = venv_dir / f"peers-{tag}"
     python = target / "bin" / "python"
     marker = target / "installed.txt"
     if marker.exists():
         return python
-    log(f"creating {target} ({' '.join(requirements)})")
+    log(f"creating {target} from {PEER_REQUIREMENTS.name}")
     subprocess.run([base_python, "-m", "venv", "--clear", str(target)], check=True)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    result = subprocess.run([*pip, *requirements], check=False, capture_output=True, text=True)
+    result = subprocess.run([*pip, "-r", str(PEER_REQUIREMENTS)], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         tail = "\n".join(line for line in result.stderr.splitlines() if "is ignored" not in line)[-3000:]
         raise SystemExit(f"pip install into {target} failed:\n{tail}")
@@ -211,20 +198,13 @@ def main(argv=None):
         choices=list(TOOLS),
         help=f"of {', '.join(TOOLS)} (default: all)",
     )
-    parser.add_argument("--passes", type=int, metavar="N", default=3, help="passes per tool and size (default 3)")
     parser.add_argument(
-        "--slow-passes",
-        type=int,
-        metavar="N",
-        default=1,
-        help="passes for the peers at sizes >= --slow-from (default 1)",
+        "--passes", type=int, metavar="N", default=3, help="passes of every tool at every size, alternating (default 3)"
     )
     parser.add_argument(
-        "--slow-from",
-        type=int,
-        metavar="ROWS",
-        default=1_000_000,
-        help="size from which --slow-passes applies (default 1000000)",
+        "--peer-python",
+        metavar="PATH",
+        help="the interpreter of a venv holding requirements-peers.txt (default: one made under --venv-dir)",
     )
     parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     parser.add_argument(
@@ -239,7 +219,7 @@ def main(argv=None):
         type=Path,
         metavar="DIR",
         default=Path(os.environ.get("DRIFT_BENCH_VENVS", "/tmp/drift-bench-venvs")),
-        help="the peers' virtual environments (default $DRIFT_BENCH_VENVS or /tmp/drift-bench-venvs)",
+        help="where the peers' venv is made without --peer-python (default $DRIFT_BENCH_VENVS or /tmp/drift-bench-venvs)",
     )
     parser.add_argument(
         "--results",
@@ -260,9 +240,9 @@ def main(argv=None):
     started = datetime.now(UTC)
     fingerprint = kernel_fingerprint()
 
-    pythons = {None: sys.executable}
-    for env in sorted({TOOLS[t][0] for t in args.tools} - {None}):
-        pythons[env] = str(venv_python(args.venv_dir, env, base_interpreter()))
+    pythons = {False: sys.executable}
+    if any(TOOLS[t][0] for t in args.tools):
+        pythons[True] = args.peer_python or str(peer_venv_python(args.venv_dir, base_interpreter()))
     versions = {}
 
     results, checks, truth_by_size = {}, {}, {}
@@ -275,26 +255,21 @@ def main(argv=None):
         log(f"{rows:,} rows: data in {data_dir} ({time.perf_counter() - t0:.1f} s)")
         if "ours-job" in args.tools:
             run_once(sys.executable, "run_ours.py", data_dir, ["--mode", "build-profile"], args.timeout)
-        passes = {t: (args.slow_passes if TOOLS[t][3] and rows >= args.slow_from else args.passes) for t in args.tools}
+        if "ours" in args.tools:  # in a process of its own: no pass and no memory figure includes it
+            checks[rows] = run_once(sys.executable, "run_ours.py", data_dir, ["--mode", "check"], args.timeout)["check"]
+            diffs = ", ".join(f"{k} {v['max']:.2g}" for k, v in checks[rows]["scipy"]["max_abs_diff"].items())
+            log(f"{rows:,} ours vs scipy on the full columns, max abs diff: {diffs}")
         collected = {t: [] for t in args.tools}
-        for i in range(max(passes.values())):
-            for tool in args.tools:  # interleaved, so a busy spell of the machine hits every tool
-                if i >= passes[tool]:
-                    continue
-                env, script, extra, _slow = TOOLS[tool]
-                if tool == "ours" and i > 0:
-                    extra = [*extra, "--no-check"]  # the independent check once per size is enough
-                result = run_once(pythons[env], script, data_dir, extra, args.timeout)
+        for i in range(args.passes):
+            for tool in args.tools:  # alternating, each pass a fresh process: a busy spell hits every tool
+                peer, script, extra = TOOLS[tool]
+                result = run_once(pythons[peer], script, data_dir, extra, args.timeout)
                 collected[tool].append(result)
                 log(
-                    f"{rows:,} {tool} pass {i + 1}/{passes[tool]}: {result['compute_s']:.2f} s wall, "
+                    f"{rows:,} {tool} pass {i + 1}/{args.passes}: {result['compute_s']:.2f} s wall, "
                     f"{result['compute_cpu_s']:.2f} s CPU, peak {result['process_maxrss_mb']:.0f} MB, "
                     f"flagged {len(result['flagged'])}"
                 )
-                if result.get("check"):
-                    checks[rows] = result["check"]
-                    diffs = ", ".join(f"{k} {v['max']:.2g}" for k, v in result["check"]["max_abs_diff"].items())
-                    log(f"{rows:,} ours vs independent numpy/scipy, max abs diff: {diffs}")
         results[rows] = {t: summarise(collected[t], truth) for t in args.tools}
         raw[rows] = collected
         for t in args.tools:

@@ -115,7 +115,7 @@ def population_std(values: np.ndarray, mean: float) -> float:
     total = 0.0
     for start in range(0, len(values), CHUNK):
         deviations = values[start:start + CHUNK] - mean
-        total += float(np.dot(deviations, deviations))
+        total += float(np.square(deviations, out=deviations).sum())
     return float(np.sqrt(total / len(values)))
 
 

@@ -104,23 +104,28 @@ def wasserstein_sorted(a: np.ndarray, b: np.ndarray) -> float:
     With n = len(a) >= m = len(b): on the u-interval (j/n, (j+1)/n] the quantile of a is a[j]
     and the quantile of b is b[floor(j m / n)], except past a breakpoint i/m of b lying inside
     the interval (at most one, as 1/m >= 1/n), where it is b[i]; those m - 1 corrections are
-    added separately, so the pass over a is an index, a subtraction and a sum, made a chunk
-    at a time."""
+    added separately. b[i] is the quantile of b for the j from ceil(i n / m) on, so the pass
+    over a repeats a run of b's values, subtracts and sums, a chunk of a at a time."""
     if len(a) < len(b):
         a, b = b, a
     n, m = len(a), len(b)
     if m == 0:
         return float("nan")
     total = 0.0
-    for start in range(0, n, WASSERSTEIN_CHUNK):
-        stop = min(start + WASSERSTEIN_CHUNK, n)
-        quantile_of_b = b[(np.arange(start, stop, dtype=np.int64) * m) // n]
-        total += float(np.abs(a[start:stop] - quantile_of_b).sum())
-    total /= n
     if n == m:
-        return total
+        for start in range(0, n, WASSERSTEIN_CHUNK):
+            total += float(np.abs(a[start:start + WASSERSTEIN_CHUNK] - b[start:start + WASSERSTEIN_CHUNK]).sum())
+        return total / n
+    first_j = (np.arange(m + 1, dtype=np.int64) * n + m - 1) // m  # first j whose quantile of b is b[i]
+    step = max(1, WASSERSTEIN_CHUNK * m // n)  # values of b per chunk
+    for i0 in range(0, m, step):
+        i1 = min(i0 + step, m)
+        gaps = np.repeat(b[i0:i1], np.diff(first_j[i0:i1 + 1]))
+        np.subtract(a[first_j[i0]:first_j[i1]], gaps, out=gaps)
+        total += float(np.abs(gaps, out=gaps).sum())
+    total /= n
     i = np.arange(1, m, dtype=np.int64)
-    j = (i * n + m - 1) // m - 1
+    j = first_j[1:m] - 1
     after = ((j + 1) * m - i * n) / (n * m)  # width of the part of interval j past u = i/m
     total += np.sum((np.abs(a[j] - b[i]) - np.abs(a[j] - b[i - 1])) * after)
     return float(max(total, 0.0))
