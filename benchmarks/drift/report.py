@@ -64,7 +64,7 @@ def ratio_table(results: dict) -> str:
             above_theirs = s["drift_peak_mb"] - s["data_mb"]
             lines.append(
                 f"| {rows:,} | {LABELS[tool]} | {s['wall_s'] / ours['wall_s']:.1f}x | {s['cpu_s'] / ours['cpu_s']:.1f}x "
-                f"| {ours['peak_mb'] / s['peak_mb']:.2f} | {ours['drift_peak_mb'] / s['drift_peak_mb']:.2f} "
+                f"| {ours['peak_mb'] / s['peak_mb']:.3f} | {ours['drift_peak_mb'] / s['drift_peak_mb']:.3f} "
                 f"| {above_ours / max(above_theirs, 1e-9):.2f} |"
             )
     return "\n".join(lines)
@@ -162,7 +162,7 @@ def verdict(results: dict) -> list:
         lines.append(
             f"- at most a quarter of Evidently's memory at {largest:,} rows: "
             f"{'yes' if mem <= 0.25 else 'NO'} on the process peak ({ours['peak_mb']:.0f} / {ev['peak_mb']:.0f} MB "
-            f"= {mem:.2f}); {'yes' if drift_mem <= 0.25 else 'NO'} on the drift-phase peak ({drift_mem:.2f})"
+            f"= {mem:.3f}); {'yes' if drift_mem <= 0.25 else 'NO'} on the drift-phase peak ({drift_mem:.3f})"
         )
     return lines
 

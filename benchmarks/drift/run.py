@@ -168,7 +168,7 @@ def rerender(args):
     results = {int(k): v for k, v in saved["results"].items()}
     raw = {int(k): v for k, v in saved["raw"].items()}
     truth_by_size = {rows: json.loads((args.data_dir / f"rows-{rows}" / "truth.json").read_text()) for rows in results}
-    checks = {rows: next((p["check"] for p in raw[rows].get("ours", []) if p.get("check")), None) for rows in raw}
+    checks = {int(k): v for k, v in saved.get("checks", {}).items()}
     args.argv = saved.get("argv", ["..."])
     args.seed = truth_by_size[min(results)]["seed"]
     started = datetime.fromisoformat(saved["started"]) if "started" in saved else datetime.now(UTC)
@@ -280,7 +280,14 @@ def main(argv=None):
         fingerprint += f" -> {kernel_fingerprint()} (changed during the run)"
     versions["ours"] = {**(versions.get("ours") or {}), "monitoring/drift sha1": fingerprint}
     raw_path = args.data_dir / f"results-{started:%Y%m%dT%H%M%S}.json"
-    saved = {"argv": args.argv, "started": started.isoformat(), "versions": versions, "results": results, "raw": raw}
+    saved = {
+        "argv": args.argv,
+        "started": started.isoformat(),
+        "versions": versions,
+        "results": results,
+        "raw": raw,
+        "checks": checks,
+    }
     raw_path.write_text(json.dumps(saved, indent=1, default=float))
     text = write_report(
         Path(args.results) if args.results else None, args, results, checks, truth_by_size, versions, started, raw
