@@ -121,7 +121,8 @@ def scipy_table(checks: dict) -> str:
         if not scipy_check:
             continue
         for measure, worst in scipy_check["max_abs_diff"].items():
-            values = sorted(c["abs_diff"][measure] for c in scipy_check["per_column"].values() if measure in c["abs_diff"])
+            columns = scipy_check["per_column"].values()
+            values = sorted(c["abs_diff"][measure] for c in columns if measure in c["abs_diff"])
             lines.append(
                 f"| {rows:,} | {measure} | {len(values)} | {worst['max']:.3g} ({worst['column']}) "
                 f"| {statistics.median(values):.3g} |"

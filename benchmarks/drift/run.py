@@ -219,7 +219,8 @@ def main(argv=None):
         type=Path,
         metavar="DIR",
         default=Path(os.environ.get("DRIFT_BENCH_VENVS", "/tmp/drift-bench-venvs")),
-        help="where the peers' venv is made without --peer-python (default $DRIFT_BENCH_VENVS or /tmp/drift-bench-venvs)",
+        help="where the peers' venv is made without --peer-python "
+        "(default $DRIFT_BENCH_VENVS or /tmp/drift-bench-venvs)",
     )
     parser.add_argument(
         "--results",

@@ -3,9 +3,9 @@
 Each numeric feature (and the score) is copied into a float64 array and sorted once, in place,
 one feature at a time; the PSI/JS bin counts (a search of <= 9 edges), the KS statistic (a
 search of the reference sample) and the exact Wasserstein distance (one chunked pass) all read
-that sorted copy, which is dropped before the next feature's is made. KS p-values of the large samples are computed in one vectorised call. Categorical
-features are counted once (no pandas) and aligned with the reference on the union of
-categories. Every feature then gets its severity from `severity.severity_of`, with the number
+that sorted copy, which is dropped before the next feature's is made. KS p-values of the
+large samples are computed in one vectorised call. Categorical features are counted once (no
+pandas) and aligned with the reference on the union of categories. Every feature then gets its severity from `severity.severity_of`, with the number
 of tests (features plus the score) for the Bonferroni correction.
 """
 

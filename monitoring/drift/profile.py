@@ -10,7 +10,7 @@ metrics and, for classifiers with probabilities, the calibration used to estimat
 Nulls (None, NaN, and for numerics also +-inf) count in null_share and stay out of the
 distributions. Each numeric column is copied once into a float64 array and sorted in place;
 edges, shares, extremes, mean, std and the sample are read from it, and it is dropped before
-the next column is copied. Nothing else of a column's size is allocated.
+the next column is copied; the passes over it that compute go a chunk at a time.
 """
 
 from collections import Counter
@@ -19,10 +19,9 @@ import numpy as np
 
 from . import performance
 from .psi import counts_sorted, decile_edges_sorted
-from .stats import OTHER
+from .stats import CHUNK, OTHER
 
 VERSION = 1
-CHUNK = 1 << 16  # values per step where a pass over a column would otherwise allocate its size
 
 
 # ---- columns ----------------------------------------------------------------------------

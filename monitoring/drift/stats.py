@@ -37,6 +37,7 @@ EXACT_KS_MAX_N = 10_000  # scipy's "auto" rule: exact only when both samples are
 EXACT_KS_MAX_PRODUCT = 1_000_000  # and, for unequal sizes, when n1 * n2 stays below this
 OTHER = "__other__"
 MIN_EXPECTED = 5.0  # Cochran: categories expected below this are pooled for chi-square
+CHUNK = 1 << 16  # values per step of a pass that would otherwise allocate a column's size
 
 
 def _sorted(values, assume_sorted: bool) -> np.ndarray:
@@ -95,7 +96,6 @@ def js_distance(reference, current, axis: int = -1):
     return float(result) if np.ndim(result) == 0 else result
 
 
-WASSERSTEIN_CHUNK = 1 << 16  # values of the longer array per step: no temporaries of its size
 
 
 def wasserstein_sorted(a: np.ndarray, b: np.ndarray) -> float:
@@ -113,11 +113,11 @@ def wasserstein_sorted(a: np.ndarray, b: np.ndarray) -> float:
         return float("nan")
     total = 0.0
     if n == m:
-        for start in range(0, n, WASSERSTEIN_CHUNK):
-            total += float(np.abs(a[start:start + WASSERSTEIN_CHUNK] - b[start:start + WASSERSTEIN_CHUNK]).sum())
+        for start in range(0, n, CHUNK):
+            total += float(np.abs(a[start:start + CHUNK] - b[start:start + CHUNK]).sum())
         return total / n
     first_j = (np.arange(m + 1, dtype=np.int64) * n + m - 1) // m  # first j whose quantile of b is b[i]
-    step = max(1, WASSERSTEIN_CHUNK * m // n)  # values of b per chunk
+    step = max(1, CHUNK * m // n)  # values of b per chunk
     for i0 in range(0, m, step):
         i1 = min(i0 + step, m)
         gaps = np.repeat(b[i0:i1], np.diff(first_j[i0:i1 + 1]))
