@@ -21,6 +21,7 @@ from control_plane.journal import event_append
 from monitoring.policies import schedule_fields
 
 from .. import sources
+from ..file_sources import under_data_roots
 from ..definitions import DefinitionError, Document, EntitySpec, ServiceSpec, ViewSpec, parse_document, parse_ref
 from ..models import Entity, FeatureService, FeatureView
 from ..push_tables import push_table_ensure
@@ -51,7 +52,7 @@ def view_spec(view: FeatureView) -> ViewSpec:
     return ViewSpec(
         name=view.name, entity=view.entity.name, features=tuple((f["name"], f["type"]) for f in view.features),
         source_kind=view.source_kind, ttl_seconds=view.ttl_seconds, source_table=view.source_table,
-        source_query=view.source_query, source_connection=view.source_connection,
+        source_query=view.source_query, source_connection=view.source_connection, source_path=view.source_path,
         event_timestamp_column=view.event_timestamp_column, created_timestamp_column=view.created_timestamp_column,
         tags=view.tags, description=view.description, schedule=view.schedule,
     )
@@ -91,6 +92,10 @@ def _check_sources(doc: Document) -> None:
     for i, view in enumerate(doc.views):
         if view.source_kind == "push":
             continue
+        if view.source_kind == "file" and not under_data_roots(view.source_path):
+            problems[f"feature_views[{i}].source.path"] = [
+                f"'{view.source_path}' is not under a feature data folder (FEATURE_DATA_ROOTS)."
+            ]
         if view.source_connection and view.source_connection not in settings.FEATURE_SOURCE_DATABASES:
             problems[f"feature_views[{i}].source.connection"] = [
                 f"'{view.source_connection}' is not one of FEATURE_SOURCE_DATABASES."
@@ -212,7 +217,7 @@ def _source_of(view: ViewSpec, doc: Document) -> sources.ViewSource:
     return sources.ViewSource(
         name=view.name, keys=entity.join_keys, features=view.features, kind=view.source_kind, table=view.source_table,
         query=view.source_query, connection=view.source_connection, event_column=view.event_timestamp_column,
-        created_column=view.created_timestamp_column, ttl_seconds=view.ttl_seconds,
+        created_column=view.created_timestamp_column, ttl_seconds=view.ttl_seconds, path=view.source_path,
     )
 
 
@@ -243,7 +248,7 @@ def _apply(actor, doc: Document, plan: list[PlanItem], entities: dict, views: di
         if spec.source_kind == "push":
             push_table_ensure(view_name=spec.name, keys=list(entity_spec(entity).join_keys), features=list(spec.features))
         view.entity = entity
-        for attr in ("source_kind", "source_table", "source_query", "source_connection", "event_timestamp_column",
+        for attr in ("source_kind", "source_table", "source_query", "source_connection", "source_path", "event_timestamp_column",
                      "created_timestamp_column", "ttl_seconds", "tags", "description", "schedule"):
             setattr(view, attr, getattr(spec, attr))
         view.features = spec.as_dict()["features"]
