@@ -2,8 +2,14 @@
 features apply`): a plan first, like `feast apply`, then the changes, all in one
 transaction. Applying the same document twice changes nothing the second time.
 
-Nothing is deleted by apply (an object missing from the document stays). A feature
-service whose list changes gets a new version; older versions stay as they were.
+A whole document (the apply endpoint, `manage.py features apply`) is the registry, as
+in `feast apply`: an object stored but missing from it is planned as "delete" and
+deleted, unless the caller keeps what is missing (keep_missing; then nothing is ever
+deleted). The single-object endpoints never delete. A feature service whose list changes
+gets a new version; older versions stay as they were. Deleting refuses (409) a service
+a model version names, and an entity a view of the document still uses. A deleted view's
+materialization runs and schedule go with it; its offline rows (a push view's table, a
+source's data) are kept, and its online keys expire by themselves.
 """
 
 import json
@@ -33,7 +39,7 @@ MATERIALIZE_TASK = "features.tasks.materialize_scheduled"
 class PlanItem:
     kind: str  # entity, feature_view, feature_service
     name: str
-    action: str  # create, update, unchanged, new_version
+    action: str  # create, update, unchanged, new_version, delete
     changes: dict = field(default_factory=dict)  # field: [old, new]
     version: int | None = None  # feature services
 
@@ -177,10 +183,11 @@ def _plan(doc: Document, entities: dict, views: dict, services: dict) -> list[Pl
     return plan
 
 
-def definitions_apply(*, actor: User | None, document, dry_run: bool = False) -> list[PlanItem]:
+def definitions_apply(*, actor: User | None, document, dry_run: bool = False, prune: bool = False) -> list[PlanItem]:
     """Plan the document against what is stored; unless dry_run, make the changes (one
     transaction, one journal event per object changed). Answers the plan. actor None is
-    `manage.py features apply` (the shell's operator)."""
+    `manage.py features apply` (the shell's operator). prune: the document is the whole
+    registry; what it lacks is deleted."""
     doc = parse(document)
     _check_permissions(actor, doc)
     _check_sources(doc)
@@ -198,11 +205,51 @@ def definitions_apply(*, actor: User | None, document, dry_run: bool = False) ->
         for service in FeatureService.objects.select_for_update().filter(name__in=[s.name for s in doc.services]):
             if service.name not in services or service.version > services[service.name].version:
                 services[service.name] = service
+        if prune:
+            views = {name: view for name, view in views.items() if name in {v.name for v in doc.views}}
         _resolve(doc, entities, views)
         plan = _plan(doc, entities, views, services)
+        missing = _missing(doc) if prune else []
         if not dry_run:
             _apply(actor, doc, plan, entities, views, services)
-    return plan
+            _delete(actor, missing)
+    return plan + [PlanItem(kind, obj.name, "delete") for kind, obj in missing]
+
+
+def _missing(doc: Document) -> list[tuple[str, object]]:
+    """Stored objects the document lacks, locked, services and views before the entities
+    they use; Conflict when one must stay."""
+    locked = FeatureService.objects.select_for_update().exclude(name__in=[s.name for s in doc.services])
+    services = list({s.name: s for s in locked.order_by("name", "version")}.values())  # the latest of each
+    from ..selectors import service_users  # selectors import this module
+
+    for service in services:
+        users = [f"{mv.model.name} v{mv.version}" for mv in service_users(service.name)]
+        if users:
+            raise Conflict(f"Feature service '{service.name}' is missing from the document but model versions use it: "
+                           f"{', '.join(users)}. Keep it in the document (or apply with keep_missing).",
+                           code="feature_service_in_use", details={"feature_services": [service.name]})
+    views = list(FeatureView.objects.select_for_update().exclude(name__in=[v.name for v in doc.views]).order_by("name"))
+    entities = list(Entity.objects.select_for_update().exclude(name__in=[e.name for e in doc.entities]).order_by("name"))
+    used = {v.entity for v in doc.views}
+    for entity in entities:
+        if entity.name in used:
+            raise Invalid(f"Entity '{entity.name}' is missing from the document but its feature views there use it.",
+                          code="invalid_definitions", details={"entities": [f"Add '{entity.name}'."]})
+    return [("feature_service", s) for s in services] + [("feature_view", v) for v in views] + \
+        [("entity", e) for e in entities]
+
+
+def _delete(actor, missing: list[tuple[str, object]]) -> None:
+    for kind, obj in missing:
+        if kind == "feature_service":
+            FeatureService.objects.filter(name=obj.name).delete()
+        else:
+            if kind == "feature_view" and obj.periodic_task_id:
+                PeriodicTask.objects.filter(pk=obj.periodic_task_id).delete()
+            obj.delete()
+        event_append(type=f"features.{kind.removeprefix('feature_')}.deleted", actor=actor,
+                     payload={"kind": kind, "name": obj.name, "action": "delete"})
 
 
 def _entity_names(doc: Document) -> set[str]:
