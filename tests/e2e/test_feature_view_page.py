@@ -42,7 +42,7 @@ def stale_view(settings, tmp_path, contributor):
     assert run.status == MaterializationRun.Status.SUCCEEDED, run.error
     # Online holds everything up to three hours ago: more than the 1 h TTL behind.
     FeatureView.objects.filter(name="levels").update(watermark=timezone.now() - pd.Timedelta(hours=3))
-    yield rows, run
+    yield rows, run, tmp_path / "levels.parquet"
     conn = redis.Redis.from_url(settings.FEATURE_ONLINE_REDIS_URL)
     keys = list(conn.scan_iter(f"{settings.FEATURE_ONLINE_PREFIX}:*"))
     if keys:
@@ -50,13 +50,14 @@ def stale_view(settings, tmp_path, contributor):
 
 
 def test_view_page_freshness_lag_runs_and_histograms(page, login, contributor, stale_view):
-    rows, run = stale_view
+    rows, run, path = stale_view
     login(contributor)
     page.goto("/features/views/levels/")
     expect(page.locator("#lag-warning")).to_be_visible()
     expect(page.locator("#lag-warning")).to_contain_text("more than the TTL (3600 s)")
     newest = rows["ts"].max().strftime("%Y-%m-%d %H:%M:%S")
     expect(page.locator("#newest-event")).to_have_text(f"{newest} UTC")
+    expect(page.locator("#source-path")).to_have_text(str(path))
     expect(page.locator(f"#run-{run.pk}")).to_contain_text("succeeded")
     expect(page.locator(f"#run-{run.pk}")).to_contain_text(str(ROWS))
     for name in ("level", "plan"):
