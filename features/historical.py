@@ -38,7 +38,11 @@ def prepare_frame(frame: pd.DataFrame, resolved: Resolved) -> pd.DataFrame:
     if len(frame) == 0:
         raise Invalid("The entity frame has no rows.", code="empty_file", details={"file": ["No rows."]})
     frame = frame.reset_index(drop=True)
-    times = pd.to_datetime(frame[EVENT_COLUMN], errors="coerce", utc=True, format="mixed")
+    column = frame[EVENT_COLUMN]
+    if pd.api.types.is_datetime64_any_dtype(column):  # already times (Parquet): no per-value parsing
+        times = column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
+    else:
+        times = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
     bad = times.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
