@@ -23,7 +23,7 @@ Writes = requires(REGISTER)
 APPLIED = inline_serializer(
     "FeatureApplyResult",
     fields={"plan": serializers.ListField(child=serializers.DictField(), help_text="kind, name, action "
-                                          "(create, update, unchanged, new_version), changes, version"), "applied": serializers.BooleanField(),
+                                          "(create, update, unchanged, new_version, delete), changes, version"), "applied": serializers.BooleanField(),
             "changed": serializers.IntegerField()},
 )
 DEFINITION = inline_serializer("FeatureDefinition", fields={"name": serializers.CharField()})
@@ -53,6 +53,8 @@ def _answer(plan, dry_run: bool) -> dict:
 
 
 DRY_RUN = OpenApiParameter("dry_run", bool, description="Plan only; change nothing.")
+KEEP_MISSING = OpenApiParameter("keep_missing", bool, description="Keep stored definitions the document lacks "
+                                "(by default they are planned as delete and deleted, as `feast apply` does).")
 
 
 class ApplyApi(APIView):
@@ -61,16 +63,18 @@ class ApplyApi(APIView):
 
     @extend_schema(
         operation_id="features_apply",
-        parameters=[DRY_RUN],
+        parameters=[DRY_RUN, KEEP_MISSING],
         # The YAML body is the same document as the JSON one, written as YAML.
         request={"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.OBJECT},
         responses={200: APPLIED, **errors(400, 401, 403, 422)},
         description="Apply a definitions document ({entities, feature_views, feature_services}): the plan, "
-        "then the changes, in one transaction. Applying the same document twice changes nothing.",
+        "then the changes, in one transaction. Applying the same document twice changes nothing. The document "
+        "is the whole registry: what it lacks is deleted (action delete in the plan) unless keep_missing=true.",
     )
     def post(self, request):
         dry_run = bool(bool_param(request.query_params, "dry_run"))
-        plan = definitions_apply(actor=request.user, document=request.data, dry_run=dry_run)
+        prune = not bool_param(request.query_params, "keep_missing")
+        plan = definitions_apply(actor=request.user, document=request.data, dry_run=dry_run, prune=prune)
         return Response(_answer(plan, dry_run))
 
 

@@ -18,6 +18,7 @@ from control_plane.permissions import CanRead, requires
 from control_plane.roles import REGISTER
 
 from . import selectors
+from .file_sources import under_data_roots
 from .historical import csv_stream, historical_chunks, parquet_stream, read_frame
 from .online_reads import online_read
 from .resolve import resolve
@@ -115,10 +116,10 @@ class PushApi(APIView):
 
 
 def _allowed_path(text: str) -> Path:
-    roots = [Path(r).resolve() for r in settings.FEATURE_DATA_ROOTS]
     resolved = Path(text).resolve()
-    if not Path(text).is_absolute() or not any(resolved.is_relative_to(root) for root in roots):
-        raise Invalid(f"'{text}' is not under a feature data folder ({', '.join(map(str, roots))}).",
+    if not under_data_roots(text):
+        roots = [str(Path(r).resolve()) for r in settings.FEATURE_DATA_ROOTS]
+        raise Invalid(f"'{text}' is not under a feature data folder ({', '.join(roots)}).",
                       code="path_not_allowed", details={"path": ["Outside FEATURE_DATA_ROOTS."]})
     if not resolved.is_file():
         raise Invalid(f"'{text}' does not exist or is not a file.", code="path_not_found", details={"path": ["No such file."]})

@@ -11,7 +11,7 @@ IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
 KEY_TYPES = ("int", "string")
-SOURCE_KINDS = ("table", "query", "push")
+SOURCE_KINDS = ("table", "query", "push", "file")
 ON_MISSING = ("refuse", "null")
 # Push tables and push rows use these names for the two timestamps.
 PUSH_EVENT_COLUMN, PUSH_CREATED_COLUMN = "event_timestamp", "created_timestamp"
@@ -51,6 +51,7 @@ class ViewSpec:
     source_table: str = ""
     source_query: str = ""
     source_connection: str = ""
+    source_path: str = ""
     event_timestamp_column: str = PUSH_EVENT_COLUMN
     created_timestamp_column: str = ""
     tags: dict = field(default_factory=dict)
@@ -67,6 +68,7 @@ class ViewSpec:
                 "table": self.source_table,
                 "query": self.source_query,
                 "connection": self.source_connection,
+                "path": self.source_path,
             },
             "event_timestamp_column": self.event_timestamp_column,
             "created_timestamp_column": self.created_timestamp_column,
@@ -187,19 +189,30 @@ def parse_entity(raw, path: str, problems: _Problems) -> EntitySpec | None:
 
 def _source(raw, path: str, problems: _Problems) -> dict:
     if not isinstance(raw, dict):
-        problems.add(path, 'Must be an object {"kind": "table" | "query" | "push", ...}.')
+        problems.add(path, 'Must be an object {"kind": "table" | "query" | "push" | "file", ...}.')
         return {}
-    _unknown(raw, {"kind", "table", "query", "connection"}, path, problems)
+    _unknown(raw, {"kind", "table", "query", "connection", "path"}, path, problems)
     kind = raw.get("kind")
     if kind not in SOURCE_KINDS:
         problems.add(f"{path}.kind", f"One of {', '.join(SOURCE_KINDS)}.")
         return {}
-    out = {"source_kind": kind, "source_table": "", "source_query": "", "source_connection": ""}
+    out = {"source_kind": kind, "source_table": "", "source_query": "", "source_connection": "", "source_path": ""}
     if kind == "push":
-        for key in ("table", "query", "connection"):
+        for key in ("table", "query", "connection", "path"):
             if raw.get(key):
                 problems.add(f"{path}.{key}", "A push source is stored by the control plane; leave it out.")
         return out
+    if kind == "file":
+        for key in ("table", "query", "connection"):
+            if raw.get(key):
+                problems.add(f"{path}.{key}", "A file source is a path only; leave it out.")
+        file_path = _text(raw, "path", path, problems, limit=500)
+        if file_path and not file_path.startswith("/"):
+            problems.add(f"{path}.path", "Must be an absolute path (under FEATURE_DATA_ROOTS).")
+        out["source_path"] = file_path
+        return out
+    if raw.get("path"):
+        problems.add(f"{path}.path", f"A {kind} source has no path.")
     out["source_connection"] = _text(raw, "connection", path, problems, pattern=IDENTIFIER, required=False)
     if kind == "table":
         table = _text(raw, "table", path, problems, limit=127)

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from control_plane.errors import Invalid
 
-from . import pit_sql
+from . import file_sources, pit_sql
 from .resolve import Resolved
 from .sources import connect, error_text, guard
 
@@ -38,7 +38,11 @@ def prepare_frame(frame: pd.DataFrame, resolved: Resolved) -> pd.DataFrame:
     if len(frame) == 0:
         raise Invalid("The entity frame has no rows.", code="empty_file", details={"file": ["No rows."]})
     frame = frame.reset_index(drop=True)
-    times = pd.to_datetime(frame[EVENT_COLUMN], errors="coerce", utc=True, format="mixed")
+    column = frame[EVENT_COLUMN]
+    if pd.api.types.is_datetime64_any_dtype(column):  # already times (Parquet): no per-value parsing
+        times = column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
+    else:
+        times = pd.to_datetime(column, errors="coerce", utc=True, format="mixed")
     bad = times.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -69,17 +73,23 @@ def _entity_csv(frame: pd.DataFrame, keys) -> bytes:
                       na_rep="").encode()
 
 
-def _groups(resolved: Resolved) -> dict[str, list]:
-    groups: dict[str, list] = {}
+FILES = None  # the group of file views (DuckDB), beside one group per PostgreSQL connection
+
+
+def _groups(resolved: Resolved) -> dict:
+    groups: dict = {}
     for index, view in enumerate(resolved.views):
-        connection = "" if view.source.kind == "push" else view.source.connection
-        groups.setdefault(connection, []).append((index, view))
+        if view.source.kind == "file":
+            group = FILES
+        else:
+            group = "" if view.source.kind == "push" else view.source.connection
+        groups.setdefault(group, []).append((index, view))
     return groups
 
 
-def _open_group(connection_name: str, views: list, frame: pd.DataFrame, keys, chunk_rows: int):
-    """Stage the frame and the sources on one database, then yield lists of rows
-    (row_no, features...) in row-number order."""
+def _postgres_group(connection_name: str, views: list, frame: pd.DataFrame, keys, chunk_rows: int):
+    """Stage the frame and the sources on one database, then yield {feature: column}
+    chunks in row-number order."""
     conn = connect(connection_name)
     try:
         with conn.transaction():
@@ -101,11 +111,8 @@ def _open_group(connection_name: str, views: list, frame: pd.DataFrame, keys, ch
         with conn.transaction():
             cursor = conn.cursor(name="pit", binary=True)
             cursor.execute(query, params)
-            while True:
-                rows = cursor.fetchmany(chunk_rows)
-                if not rows:
-                    break
-                yield rows
+            while rows := cursor.fetchmany(chunk_rows):
+                yield _columns(rows, views)
     except psycopg.Error as exc:
         raise Invalid(f"The point-in-time join failed: {error_text(exc)}", code="join_failed") from None
     finally:
@@ -123,26 +130,43 @@ def historical_chunks(resolved: Resolved, frame: pd.DataFrame, *, chunk_rows: in
     chunk_rows = chunk_rows or settings.FEATURE_HISTORICAL_CHUNK_ROWS
     frame = prepare_frame(frame, resolved)
     groups = _groups(resolved)
-    streams = [(views, _open_group(name, views, frame, resolved.keys, chunk_rows)) for name, views in groups.items()]
+    streams = [_group_stream(name, views, frame, resolved.keys, chunk_rows) for name, views in groups.items()]
     start = 0
     while start < len(frame):
         columns: dict[str, pd.Series] = {}
-        length = None
-        for views, stream in streams:
-            rows = next(stream)
-            length = len(rows)
-            at = 1
-            for _, view in views:
-                for name, kind in view.features:
-                    columns[name] = _typed_column([r[at] for r in rows], kind)
-                    at += 1
+        for stream in streams:
+            columns.update(next(stream))
+        length = len(next(iter(columns.values())))
         part = frame.iloc[start : start + length].reset_index(drop=True)
         for name in resolved.feature_names:
             part[name] = columns[name]
         yield part
         start += length
-    for _, stream in streams:
+    for stream in streams:
         stream.close()
+
+
+def _group_stream(name, views: list, frame: pd.DataFrame, keys, chunk_rows: int) -> Iterator[dict[str, pd.Series]]:
+    if name is FILES:
+        return _file_group(views, frame, keys, chunk_rows)
+    return _postgres_group(name, views, frame, keys, chunk_rows)
+
+
+def _file_group(views: list, frame: pd.DataFrame, keys, chunk_rows: int) -> Iterator[dict[str, pd.Series]]:
+    """The file views joined in DuckDB at once (columns in memory beside the frame), in chunks."""
+    columns = file_sources.historical_columns(views, frame, keys)
+    for start in range(0, len(frame), chunk_rows):
+        yield {name: column.iloc[start : start + chunk_rows].reset_index(drop=True) for name, column in columns.items()}
+
+
+def _columns(rows: list, views: list) -> dict[str, pd.Series]:
+    """Rows (row_no, features...) -> {feature: typed column}."""
+    columns, at = {}, 1
+    for _, view in views:
+        for name, kind in view.features:
+            columns[name] = _typed_column([r[at] for r in rows], kind)
+            at += 1
+    return columns
 
 
 def read_frame(data: bytes | None = None, path=None, name: str = "the file") -> pd.DataFrame:

@@ -40,6 +40,7 @@ class FeatureView(models.Model):
         TABLE = "table"
         QUERY = "query"
         PUSH = "push"
+        FILE = "file"
 
     name = models.CharField(max_length=63, unique=True)
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="views")
@@ -47,6 +48,9 @@ class FeatureView(models.Model):
     source_kind = models.CharField(max_length=8, choices=SourceKind.choices)
     source_table = models.CharField(max_length=127, blank=True, help_text='"schema.table" (table sources).')
     source_query = models.TextField(blank=True, help_text="A read-only SELECT (query sources; admins only).")
+    source_path = models.CharField(
+        max_length=500, blank=True, help_text="Parquet file(s) under FEATURE_DATA_ROOTS, a glob allowed (file sources)."
+    )
     source_connection = models.CharField(
         max_length=63, blank=True, help_text="A name of FEATURE_SOURCE_DATABASES; empty: the control plane's database."
     )
@@ -70,9 +74,10 @@ class FeatureView(models.Model):
             models.CheckConstraint(condition=Q(ttl_seconds__gt=0), name="feature_view_ttl_positive"),
             models.CheckConstraint(
                 condition=(
-                    Q(source_kind="table", source_query="") & ~Q(source_table="")
-                    | Q(source_kind="query", source_table="") & ~Q(source_query="")
-                    | Q(source_kind="push", source_table="", source_query="", source_connection="")
+                    Q(source_kind="table", source_query="", source_path="") & ~Q(source_table="")
+                    | Q(source_kind="query", source_table="", source_path="") & ~Q(source_query="")
+                    | Q(source_kind="push", source_table="", source_query="", source_path="", source_connection="")
+                    | Q(source_kind="file", source_table="", source_query="", source_connection="") & ~Q(source_path="")
                 ),
                 name="feature_view_source_consistent",
             ),

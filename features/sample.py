@@ -2,10 +2,12 @@
 sample (the newest SAMPLE_ROWS rows). Reads run under the source guard; query sources
 are not sampled (their cost is the author's query, not ours to run for a page view)."""
 
+import duckdb
 import numpy as np
 import psycopg
 from psycopg import sql
 
+from . import file_sources
 from .definitions import PUSH_EVENT_COLUMN
 from .sources import ViewSource, connect, error_text, guard, relation, typed
 
@@ -38,6 +40,8 @@ def view_evidence(source: ViewSource) -> dict:
     """{newest_event, sample_rows, histograms: {feature: histogram}, error}."""
     if source.kind == "query":
         return {"newest_event": None, "sample_rows": 0, "histograms": {}, "error": "Query sources are not sampled."}
+    if source.kind == "file":
+        return _file_evidence(source)
     columns = sql.SQL(", ").join([typed(f, t) for f, t in source.features])
     newest = sql.SQL("SELECT max({}) FROM {} WHERE %s").format(_event(source), relation(source))
     recent = sql.SQL("SELECT {} FROM {} WHERE %s ORDER BY {} DESC LIMIT %s").format(
@@ -48,5 +52,17 @@ def view_evidence(source: ViewSource) -> dict:
             rows = conn.execute(recent, [True, SAMPLE_ROWS]).fetchall()
     except psycopg.Error as exc:
         return {"newest_event": None, "sample_rows": 0, "histograms": {}, "error": error_text(exc)}
+    return _evidence(source, newest_event, rows)
+
+
+def _file_evidence(source: ViewSource) -> dict:
+    try:
+        newest_event, rows = file_sources.sample(source, SAMPLE_ROWS)
+    except duckdb.Error as exc:
+        return {"newest_event": None, "sample_rows": 0, "histograms": {}, "error": str(exc).split("\n")[0]}
+    return _evidence(source, newest_event, rows)
+
+
+def _evidence(source: ViewSource, newest_event, rows: list) -> dict:
     histograms = {name: histogram([r[i] for r in rows], kind) for i, (name, kind) in enumerate(source.features)}
     return {"newest_event": newest_event, "sample_rows": len(rows), "histograms": histograms, "error": ""}

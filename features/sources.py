@@ -20,6 +20,8 @@ from psycopg import sql
 
 from control_plane.errors import Invalid
 
+from . import file_sources
+
 SQL_TYPES = {"int": "bigint", "float": "double precision", "string": "text", "bool": "boolean",
              "timestamp": "timestamptz"}
 
@@ -38,6 +40,7 @@ class ViewSource:
     event_column: str
     created_column: str
     ttl_seconds: int
+    path: str = ""  # file sources
 
 
 def view_source(view) -> ViewSource:
@@ -52,6 +55,7 @@ def view_source(view) -> ViewSource:
         event_column=view.event_timestamp_column,
         created_column=view.created_timestamp_column,
         ttl_seconds=view.ttl_seconds,
+        path=view.source_path,
     )
 
 
@@ -118,6 +122,8 @@ def guard(conn: psycopg.Connection, source: ViewSource):
 def probe(source: ViewSource) -> None:
     """Read zero rows of the source with every column the view names: Invalid (422)
     naming the problem when the table, a column or a type does not fit."""
+    if source.kind == "file":
+        return file_sources.probe(source)
     columns = [typed(k, t) for k, t in source.keys] + [typed(source.event_column, "timestamp")]
     if source.created_column:
         columns.append(typed(source.created_column, "timestamp"))

@@ -2,8 +2,14 @@
 features apply`): a plan first, like `feast apply`, then the changes, all in one
 transaction. Applying the same document twice changes nothing the second time.
 
-Nothing is deleted by apply (an object missing from the document stays). A feature
-service whose list changes gets a new version; older versions stay as they were.
+A whole document (the apply endpoint, `manage.py features apply`) is the registry, as
+in `feast apply`: an object stored but missing from it is planned as "delete" and
+deleted, unless the caller keeps what is missing (keep_missing; then nothing is ever
+deleted). The single-object endpoints never delete. A feature service whose list changes
+gets a new version; older versions stay as they were. Deleting refuses (409) a service
+a model version names, and an entity a view of the document still uses. A deleted view's
+materialization runs and schedule go with it; its offline rows (a push view's table, a
+source's data) are kept, and its online keys expire by themselves.
 """
 
 import json
@@ -21,6 +27,7 @@ from control_plane.journal import event_append
 from monitoring.policies import schedule_fields
 
 from .. import sources
+from ..file_sources import under_data_roots
 from ..definitions import DefinitionError, Document, EntitySpec, ServiceSpec, ViewSpec, parse_document, parse_ref
 from ..models import Entity, FeatureService, FeatureView
 from ..push_tables import push_table_ensure
@@ -32,7 +39,7 @@ MATERIALIZE_TASK = "features.tasks.materialize_scheduled"
 class PlanItem:
     kind: str  # entity, feature_view, feature_service
     name: str
-    action: str  # create, update, unchanged, new_version
+    action: str  # create, update, unchanged, new_version, delete
     changes: dict = field(default_factory=dict)  # field: [old, new]
     version: int | None = None  # feature services
 
@@ -51,7 +58,7 @@ def view_spec(view: FeatureView) -> ViewSpec:
     return ViewSpec(
         name=view.name, entity=view.entity.name, features=tuple((f["name"], f["type"]) for f in view.features),
         source_kind=view.source_kind, ttl_seconds=view.ttl_seconds, source_table=view.source_table,
-        source_query=view.source_query, source_connection=view.source_connection,
+        source_query=view.source_query, source_connection=view.source_connection, source_path=view.source_path,
         event_timestamp_column=view.event_timestamp_column, created_timestamp_column=view.created_timestamp_column,
         tags=view.tags, description=view.description, schedule=view.schedule,
     )
@@ -91,6 +98,10 @@ def _check_sources(doc: Document) -> None:
     for i, view in enumerate(doc.views):
         if view.source_kind == "push":
             continue
+        if view.source_kind == "file" and not under_data_roots(view.source_path):
+            problems[f"feature_views[{i}].source.path"] = [
+                f"'{view.source_path}' is not under a feature data folder (FEATURE_DATA_ROOTS)."
+            ]
         if view.source_connection and view.source_connection not in settings.FEATURE_SOURCE_DATABASES:
             problems[f"feature_views[{i}].source.connection"] = [
                 f"'{view.source_connection}' is not one of FEATURE_SOURCE_DATABASES."
@@ -172,10 +183,11 @@ def _plan(doc: Document, entities: dict, views: dict, services: dict) -> list[Pl
     return plan
 
 
-def definitions_apply(*, actor: User | None, document, dry_run: bool = False) -> list[PlanItem]:
+def definitions_apply(*, actor: User | None, document, dry_run: bool = False, prune: bool = False) -> list[PlanItem]:
     """Plan the document against what is stored; unless dry_run, make the changes (one
     transaction, one journal event per object changed). Answers the plan. actor None is
-    `manage.py features apply` (the shell's operator)."""
+    `manage.py features apply` (the shell's operator). prune: the document is the whole
+    registry; what it lacks is deleted."""
     doc = parse(document)
     _check_permissions(actor, doc)
     _check_sources(doc)
@@ -193,11 +205,51 @@ def definitions_apply(*, actor: User | None, document, dry_run: bool = False) ->
         for service in FeatureService.objects.select_for_update().filter(name__in=[s.name for s in doc.services]):
             if service.name not in services or service.version > services[service.name].version:
                 services[service.name] = service
+        if prune:
+            views = {name: view for name, view in views.items() if name in {v.name for v in doc.views}}
         _resolve(doc, entities, views)
         plan = _plan(doc, entities, views, services)
+        missing = _missing(doc) if prune else []
         if not dry_run:
             _apply(actor, doc, plan, entities, views, services)
-    return plan
+            _delete(actor, missing)
+    return plan + [PlanItem(kind, obj.name, "delete") for kind, obj in missing]
+
+
+def _missing(doc: Document) -> list[tuple[str, object]]:
+    """Stored objects the document lacks, locked, services and views before the entities
+    they use; Conflict when one must stay."""
+    locked = FeatureService.objects.select_for_update().exclude(name__in=[s.name for s in doc.services])
+    services = list({s.name: s for s in locked.order_by("name", "version")}.values())  # the latest of each
+    from ..selectors import service_users  # selectors import this module
+
+    for service in services:
+        users = [f"{mv.model.name} v{mv.version}" for mv in service_users(service.name)]
+        if users:
+            raise Conflict(f"Feature service '{service.name}' is missing from the document but model versions use it: "
+                           f"{', '.join(users)}. Keep it in the document (or apply with keep_missing).",
+                           code="feature_service_in_use", details={"feature_services": [service.name]})
+    views = list(FeatureView.objects.select_for_update().exclude(name__in=[v.name for v in doc.views]).order_by("name"))
+    entities = list(Entity.objects.select_for_update().exclude(name__in=[e.name for e in doc.entities]).order_by("name"))
+    used = {v.entity for v in doc.views}
+    for entity in entities:
+        if entity.name in used:
+            raise Invalid(f"Entity '{entity.name}' is missing from the document but its feature views there use it.",
+                          code="invalid_definitions", details={"entities": [f"Add '{entity.name}'."]})
+    return [("feature_service", s) for s in services] + [("feature_view", v) for v in views] + \
+        [("entity", e) for e in entities]
+
+
+def _delete(actor, missing: list[tuple[str, object]]) -> None:
+    for kind, obj in missing:
+        if kind == "feature_service":
+            FeatureService.objects.filter(name=obj.name).delete()
+        else:
+            if kind == "feature_view" and obj.periodic_task_id:
+                PeriodicTask.objects.filter(pk=obj.periodic_task_id).delete()
+            obj.delete()
+        event_append(type=f"features.{kind.removeprefix('feature_')}.deleted", actor=actor,
+                     payload={"kind": kind, "name": obj.name, "action": "delete"})
 
 
 def _entity_names(doc: Document) -> set[str]:
@@ -212,7 +264,7 @@ def _source_of(view: ViewSpec, doc: Document) -> sources.ViewSource:
     return sources.ViewSource(
         name=view.name, keys=entity.join_keys, features=view.features, kind=view.source_kind, table=view.source_table,
         query=view.source_query, connection=view.source_connection, event_column=view.event_timestamp_column,
-        created_column=view.created_timestamp_column, ttl_seconds=view.ttl_seconds,
+        created_column=view.created_timestamp_column, ttl_seconds=view.ttl_seconds, path=view.source_path,
     )
 
 
@@ -243,7 +295,7 @@ def _apply(actor, doc: Document, plan: list[PlanItem], entities: dict, views: di
         if spec.source_kind == "push":
             push_table_ensure(view_name=spec.name, keys=list(entity_spec(entity).join_keys), features=list(spec.features))
         view.entity = entity
-        for attr in ("source_kind", "source_table", "source_query", "source_connection", "event_timestamp_column",
+        for attr in ("source_kind", "source_table", "source_query", "source_connection", "source_path", "event_timestamp_column",
                      "created_timestamp_column", "ttl_seconds", "tags", "description", "schedule"):
             setattr(view, attr, getattr(spec, attr))
         view.features = spec.as_dict()["features"]

@@ -7,6 +7,8 @@ whose worker died resumes after its cursor (resume_stale_runs, on beat). Writing
 twice is harmless: the script keeps the newer (event, created) pair."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -20,7 +22,7 @@ from control_plane import roles
 from control_plane.errors import Conflict, Forbidden, Invalid, NotFound
 from control_plane.journal import event_append
 
-from .. import online
+from .. import file_sources, online
 from ..definitions import PUSH_CREATED_COLUMN, PUSH_EVENT_COLUMN
 from ..models import FeatureView, MaterializationRun
 from ..online_reads import store
@@ -119,6 +121,25 @@ def _as_online_text(column: str, kind: str) -> sql.Composable:
     return sql.SQL("{}::text").format(value)
 
 
+def _newest_batches(source: ViewSource, run: MaterializationRun) -> Iterator[list]:
+    """The rows of _latest_rows in batches, from the source's database, or from its files
+    for a file source (DuckDB, the same row shape)."""
+    size = settings.FEATURE_MATERIALIZE_BATCH
+    if source.kind == "file":
+        query, params = file_sources.latest_rows(source, run.window_start, run.window_end, run.cursor)
+        with file_sources.connect() as conn:
+            result = conn.execute(query, params)
+            while rows := result.fetchmany(size):
+                yield rows
+        return
+    query, params = _latest_rows(source, run)
+    with connect(source.connection) as conn, guard(conn, source):
+        cursor = conn.cursor(name="materialize", binary=True)
+        cursor.execute(query, params)
+        while rows := cursor.fetchmany(size):
+            yield rows
+
+
 def _claim(run_id: int) -> MaterializationRun | None:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("view__entity").filter(pk=run_id).first()
@@ -157,12 +178,9 @@ def materialization_execute(run_id: int) -> None:
     writer = online.Writer(store(), settings.FEATURE_ONLINE_PREFIX, view.name, features, view.ttl_seconds)
     written, total = run.keys_written, run.keys_total or 0
     try:
-        query, params = _latest_rows(source, run)
-        with connect(source.connection) as conn, guard(conn, source), ThreadPoolExecutor(1) as redis_thread:
-            cursor = conn.cursor(name="materialize", binary=True)
-            cursor.execute(query, params)
+        with closing(_newest_batches(source, run)) as batches, ThreadPoolExecutor(1) as redis_thread:
             pending = None  # (future of the previous batch's Redis write, its cursor, its size, total)
-            while rows := cursor.fetchmany(settings.FEATURE_MATERIALIZE_BATCH):
+            for rows in batches:
                 for row in rows:
                     writer.add_encoded(row[:key_count], row[key_count], row[key_count + 1], row[key_count + 2 : -1])
                 batch_total = run.keys_written + rows[0][-1] if run.cursor is not None else rows[0][-1]

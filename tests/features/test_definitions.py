@@ -175,3 +175,47 @@ def test_a_historical_request_whose_body_is_not_an_object_is_a_4xx(api, contribu
     """Found by the schemathesis contract test: a JSON list body answered 500."""
     response = api(contributor).post("/api/v1/features/historical/", [None, None], format="json")
     assert response.status_code == 422 and "body" in response.json()["error"]["details"]
+
+
+def test_what_the_document_lacks_is_planned_as_delete_and_deleted(api, contributor, registered_model):
+    from tests.conftest import register_version
+
+    client = api(contributor)
+    extra = document(feature_services=DOCUMENT["feature_services"] + [{"name": "spare", "features": ["user_stats:age"]}])
+    extra["feature_views"].append({**DOCUMENT["feature_views"][0], "name": "old_stats", "schedule": "*/5 * * * *"})
+    assert client.post("/api/v1/features/apply/", extra, format="json").status_code == 200
+    task = FeatureView.objects.get(name="old_stats").periodic_task
+    assert task is not None
+    kept = client.post("/api/v1/features/apply/?keep_missing=true", DOCUMENT, format="json").json()
+    assert kept["changed"] == 0 and FeatureView.objects.filter(name="old_stats").exists()
+    planned = client.post("/api/v1/features/apply/?dry_run=true", DOCUMENT, format="json").json()
+    deletes = [(p["kind"], p["name"]) for p in planned["plan"] if p["action"] == "delete"]
+    assert deletes == [("feature_service", "spare"), ("feature_view", "old_stats")]
+    assert FeatureView.objects.filter(name="old_stats").exists()  # a dry run deletes nothing
+    # A service a model version names is never deleted: 409 naming the model version, nothing changed.
+    version = register_version(contributor)
+    version.tags = {**version.tags, "features.service": "spare:1"}
+    version.save(update_fields=["tags"])
+    refused = client.post("/api/v1/features/apply/", DOCUMENT, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "feature_service_in_use"
+    assert registered_model.name in refused.json()["error"]["message"]
+    assert FeatureView.objects.filter(name="old_stats").exists()
+    version.tags = {k: v for k, v in version.tags.items() if k != "features.service"}
+    version.save(update_fields=["tags"])
+    applied = client.post("/api/v1/features/apply/", DOCUMENT, format="json").json()
+    assert applied["changed"] == 2
+    assert not FeatureView.objects.filter(name="old_stats").exists()
+    assert not FeatureService.objects.filter(name="spare").exists()
+    from django_celery_beat.models import PeriodicTask
+
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
+    assert client.post("/api/v1/features/apply/", DOCUMENT, format="json").json()["changed"] == 0
+
+
+def test_an_entity_its_views_still_use_cannot_be_dropped(api, contributor):
+    client = api(contributor)
+    client.post("/api/v1/features/apply/", DOCUMENT, format="json")
+    without_entity = document(entities=[])
+    answer = client.post("/api/v1/features/apply/", without_entity, format="json")
+    assert answer.status_code == 422 and "user" in answer.json()["error"]["message"]
+    assert Entity.objects.filter(name="user").exists()

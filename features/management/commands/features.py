@@ -1,5 +1,6 @@
-"""`manage.py features apply definitions.yaml [--dry-run] [--user NAME]`: the plan, like
-`feast apply`, then the changes. Applying the same file twice changes nothing."""
+"""`manage.py features apply definitions.yaml [--dry-run] [--keep-missing] [--user NAME]`:
+the plan, like `feast apply`, then the changes (what the file lacks is deleted unless
+--keep-missing). Applying the same file twice changes nothing."""
 
 import yaml
 from django.contrib.auth.models import User
@@ -8,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from control_plane.errors import ServiceError
 from features.services import definitions_apply
 
-SYMBOLS = {"create": "+", "update": "~", "new_version": "+", "unchanged": "="}
+SYMBOLS = {"create": "+", "update": "~", "new_version": "+", "unchanged": "=", "delete": "-"}
 
 
 class Command(BaseCommand):
@@ -19,6 +20,8 @@ class Command(BaseCommand):
         apply = sub.add_parser("apply", help="Plan and apply a definitions file.")
         apply.add_argument("path")
         apply.add_argument("--dry-run", action="store_true", help="Print the plan; change nothing.")
+        apply.add_argument("--keep-missing", action="store_true",
+                           help="Keep stored definitions the file lacks (by default they are deleted, as feast apply does).")
         apply.add_argument("--user", help="Act as this user (their role applies); default: the operator (admin).")
 
     def handle(self, *args, **options):
@@ -33,7 +36,8 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"No user '{options['user']}'.")
         try:
-            plan = definitions_apply(actor=actor, document=document, dry_run=options["dry_run"])
+            plan = definitions_apply(actor=actor, document=document, dry_run=options["dry_run"],
+                                     prune=not options["keep_missing"])
         except ServiceError as exc:
             details = "".join(f"\n  {k}: {'; '.join(map(str, v))}" for k, v in exc.details.items())
             raise CommandError(f"{exc.message}{details}") from None
