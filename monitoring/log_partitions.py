@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 TABLE = PredictionLog._meta.db_table
 AHEAD_DAYS = 7
+# Room left on every page for the row's next version: ground truth arrives after the row is
+# written, and an update that fits on the row's own page is HOT (no index is touched).
+FILLFACTOR = 90
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 
 
@@ -75,7 +78,8 @@ def create_sql(day: date) -> str:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return (
         f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {TABLE} "
-        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}') "
+        f"WITH (fillfactor = {FILLFACTOR})"
     )
 
 
