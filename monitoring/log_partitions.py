@@ -129,18 +129,39 @@ def ensure_for_timestamps(timestamps: Iterable[object], *, refresh: bool = False
 
 
 def drop_before(day: date) -> list[str]:
-    """Retention: drop the partitions of the days before `day`; answers their names."""
+    """Retention: drop the partitions of the days before `day`; answers their names.
+
+    Outside a transaction each partition is first detached CONCURRENTLY: that takes only a
+    SHARE UPDATE EXCLUSIVE lock on the log, so reads, the drain and feedback go on meanwhile;
+    the DROP then locks the detached table alone. Inside a transaction (tests, a caller's
+    atomic block) it is a plain DROP, which holds an exclusive lock on the log until commit.
+    A detach left pending by an interrupted run is finished first."""
     if not partitioned():
         return []
     dropped = []
     known = _known.setdefault(_database(), set())
+    concurrently = not connection.in_atomic_block
     with connection.cursor() as cursor:
+        pending = _detach_pending(cursor)
         for partition_day, name in sorted(partitions().items()):
             if partition_day < day:
+                if name in pending:
+                    cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} FINALIZE")
+                elif concurrently:
+                    cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} CONCURRENTLY")
                 cursor.execute(f"DROP TABLE {name}")
                 known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
                 dropped.append(name)
     return dropped
+
+
+def _detach_pending(cursor) -> set[str]:
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%s) AND i.inhdetachpending",
+        [TABLE],
+    )
+    return {name for (name,) in cursor.fetchall()}
 
 
 def is_missing_partition(exc: Exception) -> bool:
