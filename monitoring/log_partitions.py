@@ -28,6 +28,7 @@ AHEAD_DAYS = 7
 # Room left on every page for the row's next version: ground truth arrives after the row is
 # written, and an update that fits on the row's own page is HOT (no index is touched).
 FILLFACTOR = 90
+RETENTION_LOCK = 0x70726564  # pg advisory lock key held while retention drops partitions
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 
 
@@ -135,23 +136,34 @@ def drop_before(day: date) -> list[str]:
     SHARE UPDATE EXCLUSIVE lock on the log, so reads, the drain and feedback go on meanwhile;
     the DROP then locks the detached table alone. Inside a transaction (tests, a caller's
     atomic block) it is a plain DROP, which holds an exclusive lock on the log until commit.
-    A detach left pending by an interrupted run is finished first."""
+    A detach left pending by an interrupted run is finished first. Two runs at once (beat and
+    the command): the second finds the first's advisory lock and drops nothing."""
     if not partitioned():
         return []
     dropped = []
     known = _known.setdefault(_database(), set())
     concurrently = not connection.in_atomic_block
     with connection.cursor() as cursor:
-        pending = _detach_pending(cursor)
-        for partition_day, name in sorted(partitions().items()):
-            if partition_day < day:
-                if name in pending:
-                    cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} FINALIZE")
-                elif concurrently:
-                    cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} CONCURRENTLY")
-                cursor.execute(f"DROP TABLE {name}")
-                known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
-                dropped.append(name)
+        # held to the end of the run: the session's when detaching (each DETACH CONCURRENTLY
+        # commits), else the transaction's (an error cannot leave it held)
+        lock = "pg_try_advisory_lock" if concurrently else "pg_try_advisory_xact_lock"
+        cursor.execute(f"SELECT {lock}(%s)", [RETENTION_LOCK])
+        if not cursor.fetchone()[0]:
+            return []
+        try:
+            pending = _detach_pending(cursor)
+            for partition_day, name in sorted(partitions().items()):
+                if partition_day < day:
+                    if name in pending:
+                        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} FINALIZE")
+                    elif concurrently:
+                        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} CONCURRENTLY")
+                    cursor.execute(f"DROP TABLE {name}")
+                    known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
+                    dropped.append(name)
+        finally:
+            if concurrently:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RETENTION_LOCK])
     return dropped
 
 

@@ -84,3 +84,13 @@ def test_the_log_stays_usable_while_retention_waits_for_a_long_reader(logged):
 
     assert result["purged"].partitions == [old]
     assert OLD.date() not in log_partitions.partitions()
+
+
+def test_a_second_run_while_one_is_dropping_drops_nothing(logged):
+    with _connect() as first:
+        first.execute("SELECT pg_advisory_lock(%s)", [log_partitions.RETENTION_LOCK])  # a run under way
+
+        assert predictions_purge(older_than_days=30, now=NOW).partitions == []
+        assert OLD.date() in log_partitions.partitions()
+
+    assert predictions_purge(older_than_days=30, now=NOW).partitions == [log_partitions.partition_name(OLD.date())]
