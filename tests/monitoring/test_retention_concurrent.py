@@ -92,5 +92,6 @@ def test_a_second_run_while_one_is_dropping_drops_nothing(logged):
 
         assert predictions_purge(older_than_days=30, now=NOW).partitions == []
         assert OLD.date() in log_partitions.partitions()
+        first.execute("SELECT pg_advisory_unlock(%s)", [log_partitions.RETENTION_LOCK])
 
     assert predictions_purge(older_than_days=30, now=NOW).partitions == [log_partitions.partition_name(OLD.date())]
