@@ -256,8 +256,21 @@ def main() -> None:
 
     if args.retention:
         oldest = days[0]
-        purged, _ = timed("retention: the oldest day", lambda: predictions_purge(
-            older_than_days=1, now=oldest + timedelta(days=2, hours=1)))
+        statements = []
+
+        def each_statement(execute, sql, params, many, context):  # how long the log was held, and by what
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                statements.append((time.perf_counter() - started, sql))
+
+        with connection.execute_wrapper(each_statement):
+            purged, _ = timed("retention: the oldest day", lambda: predictions_purge(
+                older_than_days=1, now=oldest + timedelta(days=2, hours=1)))
+        for seconds, sql in statements:
+            if "DETACH" in sql or "DROP" in sql:
+                print(f"    {sql[:70]:<70} {seconds:6.2f} s")
         assert purged.partitions == [log_partitions.partition_name(oldest.date())], purged
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {table} WHERE ts < %s", [oldest + timedelta(days=1)])
