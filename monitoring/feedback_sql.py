@@ -18,7 +18,7 @@ bitmap scan with prefetching (pages in file order, reads in flight) measured no 
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import connection
@@ -79,7 +79,7 @@ def _params(items: list["FeedbackItem"], now: datetime, allowed: frozenset[str] 
         "models": [item.model for item in items],
         # as text: a list mixes days and infinities
         "ts_from": ["-infinity" if day is None else f"{day.isoformat()} 00:00+00" for day in days],
-        "ts_to": ["infinity" if day is None else f"{(day + timedelta(days=1)).isoformat()} 00:00+00" for day in days],
+        "ts_to": ["infinity" if day is None or day == date.max else f"{day + timedelta(days=1)} 00:00+00" for day in days],
         "allowed": None if allowed is None else sorted(allowed),
         "now": now,
     }

@@ -63,6 +63,14 @@ def test_a_wrong_day_leaves_the_request_id_unknown(api, contributor, two_days):
     assert set(_truths().values()) == {None}
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_the_first_and_last_dates_are_days_like_any_other(api, contributor, two_days, day):
+    answer = api(contributor).post(URL, [{"request_id": "req-000001", "ground_truth": 1, "served_on": day}],
+                                   format="json")
+
+    assert answer.json() == {"updated": 0, "unchanged": 0, "rows_updated": 0, "unknown": ["req-000001"]}
+
+
 @pytest.mark.parametrize("day", ["2025-3-4", "2025-03-04T10:00:00Z", "tuesday", 20250304, "2025-02-30"])
 def test_served_on_must_be_a_date(api, contributor, two_days, day):
     answer = api(contributor).post(URL, [{"request_id": "req-000001", "ground_truth": 1, "served_on": day}],
