@@ -1,5 +1,7 @@
 """The prediction log's REST API (API.md, Serving): list logged predictions, post ground truth."""
 
+from datetime import date
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -17,6 +19,7 @@ from . import selectors, services
 from .models import PredictionLog
 
 MAX_REPORTED_ITEMS = 100  # bad items named in one 422
+ITEM_FIELDS = ("request_id", "ground_truth", "model", "served_on")
 
 
 class TooManyItems(ServiceError):
@@ -94,6 +97,11 @@ class FeedbackItemIn(serializers.Serializer):
     ground_truth = serializers.JSONField(help_text="The observed outcome: a label, a value, or any JSON but null.")
     model = serializers.CharField(required=False, max_length=256,
                                   help_text="Only this model's predictions; all models' when left out.")
+    served_on = serializers.DateField(
+        required=False,
+        help_text="The UTC day the prediction was served (YYYY-MM-DD): only that day of the log is searched "
+        "(faster on a long log). Left out: every day. A wrong day leaves the request id in 'unknown'.",
+    )
 
     class Meta:
         ref_name = "FeedbackItem"
@@ -111,8 +119,8 @@ class FeedbackOut(serializers.Serializer):
 
 def _item_problems(raw, index: int, seen: dict[str, int]) -> dict:
     if not isinstance(raw, dict):
-        return {"non_field_errors": ["Expected an object {request_id, ground_truth, model?}."]}
-    problems = {key: ["Unknown field."] for key in raw if key not in ("request_id", "ground_truth", "model")}
+        return {"non_field_errors": ["Expected an object {request_id, ground_truth, model?, served_on?}."]}
+    problems = {key: ["Unknown field."] for key in raw if key not in ITEM_FIELDS}
     request_id = raw.get("request_id")
     if "request_id" not in raw:
         problems["request_id"] = ["This field is required."]
@@ -129,12 +137,21 @@ def _item_problems(raw, index: int, seen: dict[str, int]) -> dict:
     model = raw.get("model", "")
     if not isinstance(model, str) or len(model) > 128:
         problems["model"] = ["Must be a model name (a string of up to 128 characters)."]
+    if "served_on" in raw and _day(raw["served_on"]) is None:
+        problems["served_on"] = ["Must be a date, YYYY-MM-DD (the UTC day the prediction was served)."]
     return problems
+
+
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
 
 
 def _parse_feedback(data) -> list[services.FeedbackItem]:
     if not isinstance(data, list):
-        raise Invalid("Expected a JSON list of {request_id, ground_truth, model?} items.",
+        raise Invalid("Expected a JSON list of {request_id, ground_truth, model?, served_on?} items.",
                       details={"non_field_errors": ["Expected a list."]})
     if len(data) > services.FEEDBACK_MAX_ITEMS:
         raise TooManyItems(f"At most {services.FEEDBACK_MAX_ITEMS} items per request; got {len(data)}.")
@@ -148,7 +165,8 @@ def _parse_feedback(data) -> list[services.FeedbackItem]:
         index, problems = next(iter(bad.items()))
         field, messages = next(iter(problems.items()))
         raise Invalid(f"Invalid input. Item {index}: {field}: {messages[0]}", details=bad)
-    return [services.FeedbackItem(request_id=i["request_id"], ground_truth=i["ground_truth"], model=i.get("model", ""))
+    return [services.FeedbackItem(request_id=i["request_id"], ground_truth=i["ground_truth"], model=i.get("model", ""),
+                                  served_on=_day(i.get("served_on")))
             for i in data]
 
 

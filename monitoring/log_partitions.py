@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 TABLE = PredictionLog._meta.db_table
 AHEAD_DAYS = 7
+# Room left on every page for the row's next version: ground truth arrives after the row is
+# written, and an update that fits on the row's own page is HOT (no index is touched).
+FILLFACTOR = 90
+RETENTION_LOCK = 0x70726564  # pg advisory lock key held while retention drops partitions
 _NAME = re.compile(rf"^{TABLE}_p(\d{{8}})$")
 
 
@@ -75,7 +79,8 @@ def create_sql(day: date) -> str:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return (
         f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {TABLE} "
-        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}')"
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{(start + timedelta(days=1)).isoformat()}') "
+        f"WITH (fillfactor = {FILLFACTOR})"
     )
 
 
@@ -125,18 +130,50 @@ def ensure_for_timestamps(timestamps: Iterable[object], *, refresh: bool = False
 
 
 def drop_before(day: date) -> list[str]:
-    """Retention: drop the partitions of the days before `day`; answers their names."""
+    """Retention: drop the partitions of the days before `day`; answers their names.
+
+    Outside a transaction each partition is first detached CONCURRENTLY: that takes only a
+    SHARE UPDATE EXCLUSIVE lock on the log, so reads, the drain and feedback go on meanwhile;
+    the DROP then locks the detached table alone. Inside a transaction (tests, a caller's
+    atomic block) it is a plain DROP, which holds an exclusive lock on the log until commit.
+    A detach left pending by an interrupted run is finished first. Two runs at once (beat and
+    the command): the second finds the first's advisory lock and drops nothing."""
     if not partitioned():
         return []
     dropped = []
     known = _known.setdefault(_database(), set())
+    concurrently = not connection.in_atomic_block
     with connection.cursor() as cursor:
-        for partition_day, name in sorted(partitions().items()):
-            if partition_day < day:
-                cursor.execute(f"DROP TABLE {name}")
-                known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
-                dropped.append(name)
+        # held to the end of the run: the session's when detaching (each DETACH CONCURRENTLY
+        # commits), else the transaction's (an error cannot leave it held)
+        lock = "pg_try_advisory_lock" if concurrently else "pg_try_advisory_xact_lock"
+        cursor.execute(f"SELECT {lock}(%s)", [RETENTION_LOCK])
+        if not cursor.fetchone()[0]:
+            return []
+        try:
+            pending = _detach_pending(cursor)
+            for partition_day, name in sorted(partitions().items()):
+                if partition_day < day:
+                    if name in pending:
+                        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} FINALIZE")
+                    elif concurrently:
+                        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name} CONCURRENTLY")
+                    cursor.execute(f"DROP TABLE {name}")
+                    known.discard(partition_day)  # forgotten at once: a rollback only leaves a re-check
+                    dropped.append(name)
+        finally:
+            if concurrently:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RETENTION_LOCK])
     return dropped
+
+
+def _detach_pending(cursor) -> set[str]:
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = to_regclass(%s) AND i.inhdetachpending",
+        [TABLE],
+    )
+    return {name for (name,) in cursor.fetchall()}
 
 
 def is_missing_partition(exc: Exception) -> bool:

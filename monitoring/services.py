@@ -3,7 +3,7 @@
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.utils import timezone
 from control_plane import roles, token_scope
 from control_plane.errors import Forbidden
 
-from . import log_partitions
+from . import feedback_sql, log_partitions
 from .models import PredictionLog
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class FeedbackItem:
     request_id: str
     ground_truth: object
     model: str = ""  # empty: every model's rows with this request id
+    served_on: date | None = None  # the UTC day the prediction was served: only that day is searched
 
 
 @dataclass
@@ -44,86 +45,60 @@ def _canonical(value) -> str:
 
 def predictions_feedback(*, actor: User, items: list[FeedbackItem]) -> FeedbackResult:
     """Attach ground truth to logged predictions, every variant of each request. Idempotent:
-    sending the same ground truth again changes nothing (not even ground_truth_at)."""
+    sending the same ground truth again changes nothing (not even ground_truth_at). A token
+    limited to some models sees no row of the others."""
     if not roles.user_can(actor, roles.REGISTER):
         raise Forbidden(roles.not_allowed(roles.REGISTER, actor), code="permission_denied")
-    result = FeedbackResult()
     now = timezone.now()
     with transaction.atomic():
-        by_request: dict[str, list[tuple[tuple, str, object]]] = {}  # request id: [((id, ts), model, ground truth)]
-        for pk, ts, request_id, model_name, truth in _rows_locked(sorted({item.request_id for item in items})):
-            if not token_scope.model_allowed(model_name):  # a token limited to other models sees no such row
-                continue
-            by_request.setdefault(request_id, []).append(((pk, ts), model_name, truth))
-        changes: list[tuple[tuple, str]] = []  # ((row id, ts), ground truth as JSON)
-        for item in items:
-            rows = [r for r in by_request.get(item.request_id, ()) if not item.model or r[1] == item.model]
-            if not rows:
-                result.unknown.append(item.request_id)
-                continue
-            wanted = _canonical(item.ground_truth)
-            stale = [pk for pk, _, truth in rows if truth is None or _canonical(truth) != wanted]
-            changes += [(pk, wanted) for pk in stale]
-            result.updated += bool(stale)
-            result.unchanged += not stale
-        _set_ground_truth(changes, now)
-        result.rows_updated = len(changes)
+        if connection.vendor == "postgresql":
+            changed, found = feedback_sql.set_ground_truth(items, now, token_scope.allowed_models())
+        else:
+            changed, found = _set_ground_truth_by_rows(items, now)
+    result = FeedbackResult(rows_updated=sum(changed.values()))
+    for item in items:
+        if changed.get(item.request_id):
+            result.updated += 1
+        elif item.request_id in found:
+            result.unchanged += 1
+        else:
+            result.unknown.append(item.request_id)
     return result
 
 
-def _rows_locked(ids: list[str]):
-    """(id, ts, request_id, model_name, ground_truth) of the rows of these request ids, locked.
-    PostgreSQL: one query per 10,000 ids with an array (an IN list of that size costs more to
-    plan than to run, once per day partition)."""
-    if connection.vendor != "postgresql":
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            yield from (
-                PredictionLog.objects.select_for_update()
-                .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
-                .order_by("id")
-                .values_list("id", "ts", "request_id", "model_name", "ground_truth")
-            )
-        return
-    table = PredictionLog._meta.db_table
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), FEEDBACK_MAX_ITEMS):
-            cursor.execute(
-                f"SELECT id, ts, request_id, model_name, ground_truth FROM {table} "
-                f"WHERE request_id = ANY(%s) ORDER BY id FOR UPDATE",
-                [ids[start : start + FEEDBACK_MAX_ITEMS]],
-            )
-            for pk, ts, request_id, model_name, truth in cursor.fetchall():
-                # Django reads jsonb as text (its JSONField decodes); a raw cursor decodes itself.
-                yield pk, ts, request_id, model_name, None if truth is None else json.loads(truth)
-
-
-def _set_ground_truth(changes: list[tuple[tuple, str]], now: datetime) -> None:
-    """One UPDATE ... FROM unnest(...) per 10,000 rows on PostgreSQL (Django's bulk_update
-    builds a CASE per row: seconds for 10,000), matched on (id, ts) and planned as a nested
-    loop of primary-key probes, so each row is looked up in its own day partition only (a
-    merge or hash join would read whole days); one UPDATE per distinct value elsewhere."""
-    if connection.vendor == "postgresql":
-        table = PredictionLog._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
-            for start in range(0, len(changes), FEEDBACK_MAX_ITEMS):
-                chunk = changes[start : start + FEEDBACK_MAX_ITEMS]
-                cursor.execute(
-                    f"UPDATE {table} SET ground_truth = v.gt, ground_truth_at = %s "
-                    f"FROM unnest(%s::bigint[], %s::timestamptz[], %s::jsonb[]) AS v(id, ts, gt) "
-                    f"WHERE {table}.id = v.id AND {table}.ts = v.ts",
-                    [now, [pk for (pk, _), _ in chunk], [ts for (_, ts), _ in chunk], [gt for _, gt in chunk]],
-                )
-            cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT; SET LOCAL enable_hashjoin TO DEFAULT")
-        return
-    by_value: dict[str, list[int]] = {}
-    for (pk, _), gt in changes:
-        by_value.setdefault(gt, []).append(pk)
-    for gt, pks in by_value.items():
+def _set_ground_truth_by_rows(items: list[FeedbackItem], now: datetime) -> tuple[dict[str, int], set[str]]:
+    """Elsewhere than PostgreSQL (SQLite: small logs): the rows read, compared and updated by
+    Django. Answers {request id: rows changed} and the request ids that have rows."""
+    ids = sorted({item.request_id for item in items})
+    by_request: dict[str, list[tuple[int, str, object, datetime]]] = {}
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        for pk, request_id, model_name, truth, ts in (
+            PredictionLog.objects.select_for_update()
+            .filter(request_id__in=ids[start : start + _LOOKUP_CHUNK])
+            .order_by("id")
+            .values_list("id", "request_id", "model_name", "ground_truth", "ts")
+        ):
+            if token_scope.model_allowed(model_name):
+                by_request.setdefault(request_id, []).append((pk, model_name, truth, ts))
+    changed: dict[str, int] = {}
+    found: set[str] = set()
+    by_value: dict[str, list[int]] = {}  # ground truth as JSON: the ids of the rows to set to it
+    for item in items:
+        rows = [r for r in by_request.get(item.request_id, ()) if (not item.model or r[1] == item.model)
+                and (not item.served_on or r[3].astimezone(UTC).date() == item.served_on)]
+        if rows:
+            found.add(item.request_id)
+        wanted = _canonical(item.ground_truth)
+        stale = [pk for pk, _, truth, _ in rows if truth is None or _canonical(truth) != wanted]
+        if stale:
+            by_value.setdefault(wanted, []).extend(stale)
+            changed[item.request_id] = len(stale)
+    for wanted, pks in by_value.items():
         for start in range(0, len(pks), _LOOKUP_CHUNK):
             PredictionLog.objects.filter(pk__in=pks[start : start + _LOOKUP_CHUNK]).update(
-                ground_truth=json.loads(gt), ground_truth_at=now
+                ground_truth=json.loads(wanted), ground_truth_at=now
             )
+    return changed, found
 
 
 class Purged(NamedTuple):

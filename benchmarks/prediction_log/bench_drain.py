@@ -109,7 +109,7 @@ def main() -> None:
         started = time.perf_counter()
         if per_entry == 1:
             for start in range(0, len(data), 1000):  # what 1,000 one-row requests leave: 1,000 entries
-                _append_to_stream([payload for record in data[start : start + 1000] for payload in _encode_all([record])])
+                _append_to_stream([payload for record in data[start : start + 1000] for payload in _encode_all([record])], None)
         else:
             for start in range(0, len(data), 100):
                 log_predictions(data[start : start + 100])
