@@ -308,6 +308,9 @@ PREDICTION_STREAM_LENGTH_CHECK_SECONDS = env.float("PREDICTION_STREAM_LENGTH_CHE
 PREDICT_REQUEST_ID_TTL_SECONDS = env.int("PREDICT_REQUEST_ID_TTL_SECONDS", default=86_400)
 PREDICT_REQUEST_ID_PREFIX = env.str("PREDICT_REQUEST_ID_PREFIX", default="predict-request-id")
 PREDICTION_DRAIN_BATCH = env.int("PREDICTION_DRAIN_BATCH", default=2000)
+# After a batch smaller than PREDICTION_DRAIN_BATCH the drain waits this long before reading
+# again, so a steady trickle is stored in a few large transactions rather than one per request.
+PREDICTION_DRAIN_LINGER_MS = env.int("PREDICTION_DRAIN_LINGER_MS", default=200)
 PREDICTION_RETENTION_DAYS = env.int("PREDICTION_RETENTION_DAYS", default=90)
 
 # --- Serving: the most traffic (percent) a challenger answers while its promotion request is

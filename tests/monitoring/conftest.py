@@ -2,14 +2,22 @@
 and a builder for the records serving hands over."""
 
 import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection
 
 from monitoring.drain import DEAD_SUFFIX
 from monitoring.prediction_log import redis_client
 from monitoring.records import PredictionRecord
+from tests.processes import process_env, stop_processes
+
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -42,3 +50,23 @@ def make_record(i: int = 0, *, model: str = "churn-predictor", version: int = 1,
         deployment_id=extra.pop("deployment_id", 7),
         extra=extra,
     )
+
+
+@pytest.fixture
+def drainer(transactional_db, stream):
+    """drainer(*options) starts `manage.py drain_predictions` against the test database and
+    this test's stream; every process still running at the end gets SIGTERM."""
+    env = process_env(REDIS_URL=django_settings.REDIS_URL, PREDICTION_STREAM=stream, PREDICTION_LOG_BACKEND="redis")
+    started = []
+
+    def start(*options: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "drain_predictions", "--block-ms", "200", *options],
+            cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    stop_processes(started, timeout=30)
+    connection.close()

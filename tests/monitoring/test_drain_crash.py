@@ -2,49 +2,21 @@
 acknowledgement, restarted, and counted. Rows logged must equal predictions served."""
 
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from monitoring.drain import GROUP, backlog, drain_once
 from monitoring.models import PredictionLog
 from monitoring.prediction_log import log_predictions, redis_client
-from tests.processes import process_env, stop_processes, wait_for
+from tests.processes import wait_for
 
 from .conftest import make_record
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 N = 5_000
 BATCH = 500
 
 pytestmark = pytest.mark.worker
-
-
-
-
-@pytest.fixture
-def drainer(transactional_db, stream):
-    """drainer(*options) starts `manage.py drain_predictions` against the test database and
-    this test's stream; every process still running at the end gets SIGTERM."""
-    env = process_env(REDIS_URL=settings.REDIS_URL, PREDICTION_STREAM=stream, PREDICTION_LOG_BACKEND="redis")
-    started = []
-
-    def start(*options: str) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "drain_predictions", "--block-ms", "200", *options],
-            cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        started.append(proc)
-        return proc
-
-    yield start
-    stop_processes(started, timeout=30)
-    connection.close()
 
 
 def serve(n: int) -> set[str]:

@@ -29,6 +29,9 @@ class Command(BaseCommand):
                             help="Records per transaction (default: PREDICTION_DRAIN_BATCH).")
         parser.add_argument("--once", action="store_true", help="Drain what is waiting now, then exit.")
         parser.add_argument("--block-ms", type=int, default=2000, help="How long to wait for new records per read.")
+        parser.add_argument("--linger-ms", type=int, default=settings.PREDICTION_DRAIN_LINGER_MS,
+                            help="After a batch smaller than --batch, wait this long before reading again "
+                                 "(default: PREDICTION_DRAIN_LINGER_MS).")
         parser.add_argument("--claim-idle-ms", type=int, default=60_000,
                             help="Claim entries another consumer has held unacknowledged for this long.")
         parser.add_argument("--method", choices=["auto", "copy", "bulk"], default="auto",
@@ -36,11 +39,14 @@ class Command(BaseCommand):
         parser.add_argument("--pause-after-insert-ms", type=int, default=0,
                             help="Test aid: wait this long between each batch's commit and its acknowledgement.")
 
-    def handle(self, *args, consumer, batch, once, block_ms, claim_idle_ms, method, pause_after_insert_ms, **options):
+    def handle(self, *args, consumer, batch, once, block_ms, linger_ms, claim_idle_ms, method, pause_after_insert_ms,
+               **options):
         if active_backend() != "redis":
             raise CommandError("The prediction log writes directly to the database here (no REDIS_URL): nothing to drain.")
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
+        if linger_ms < 0:
+            raise CommandError("--linger-ms must be 0 or more.")
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -72,4 +78,7 @@ class Command(BaseCommand):
                 logger.debug("Stored and acknowledged %d record(s) (%d in all).", settled, total)
             elif once:
                 break
+            if 0 < settled < batch and not once and linger_ms:
+                # Keeping up: let entries gather, so each transaction, COPY and XACK carries many.
+                stop.wait(linger_ms / 1000)
         self.stdout.write(f"Stopped after {total} record(s).")
