@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import subprocess
@@ -291,6 +292,16 @@ def mlflow_compat_env(target: str) -> dict:
     return {"PYTHONPATH": target}
 
 
+def our_server_command(args, port: int) -> list[str]:
+    if args.server == "granian":
+        return [PY, "-m", "granian", "--interface", "wsgi", "control_plane.wsgi:application", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", str(args.workers), "--blocking-threads", str(args.threads),
+                "--runtime-threads", "1", "--http", "1", "--no-ws", "--log-level", "warning"]
+    cmd = [PY, "-m", "gunicorn", "control_plane.wsgi", "-b", f"127.0.0.1:{port}",
+           "-w", str(args.workers), "-k", args.worker_class, "--timeout", "60"]
+    return cmd + (["--threads", str(args.threads)] if args.worker_class == "gthread" else [])
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -300,6 +311,8 @@ def main():
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--rows", type=int, nargs="+", default=[1, 100])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--server", default="gunicorn", choices=["gunicorn", "granian"])
+    ap.add_argument("--threads", type=int, default=1, help="granian's blocking threads, gunicorn gthread's threads")
     ap.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                     help="gunicorn worker class (gthread runs --threads 4 per worker)")
     ap.add_argument("--mlflow-mode", choices=["workers", "reuseport"], default="reuseport",
@@ -334,6 +347,8 @@ def main():
         "OMP_NUM_THREADS": "1",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LOCAL_SOURCE_ROOTS": str(tmp),
         "PATH": f"{Path(PY).parent}:{os.environ.get('PATH', '')}",
     }
     procs = []
@@ -353,11 +368,7 @@ def main():
 
         drain = start([PY, "manage.py", "drain_predictions", "--consumer", "bench"], "drain.log")
         ours_port, mlflow_port = free_port(), free_port()
-        gcmd = [PY, "-m", "gunicorn", "control_plane.wsgi", "-b", f"127.0.0.1:{ours_port}",
-                "-w", str(args.workers), "-k", args.worker_class, "--timeout", "60"]
-        if args.worker_class == "gthread":
-            gcmd += ["--threads", "4"]
-        ours = start(gcmd, "gunicorn.log")
+        ours = start(our_server_command(args, ours_port), "ours.log")
         reuseport = args.mlflow_mode == "reuseport"
         mlflow_extra = mlflow_env(args.mlflow_compat, tmp, nodelay=args.mlflow_nodelay, reuseport=reuseport)
         serve = [str(Path(PY).parent / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
