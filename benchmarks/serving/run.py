@@ -194,13 +194,46 @@ def run_wrk(url, body_file, auth, concurrency, duration, lua_path):
     raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
 
 
+def machine_ticks() -> dict:
+    """CPU ticks of every process on the machine (pid -> (label, ticks)) and "idle" from
+    /proc/stat: where the two cores went during a case. Kernel threads count as "kernel"."""
+    ticks = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                head, rest = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = rest.split()
+            comm = head.split("(", 1)[1]
+            label = "kernel" if not cmdline[0] else comm
+            if comm.startswith("python") and len(cmdline) > 2 and b"drain_predictions" in cmdline:
+                label = "drain"
+            ticks[entry] = (label, int(fields[11]) + int(fields[12]))
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()
+    ticks["idle"] = ("idle", int(cpu[4]) + int(cpu[5]))
+    return ticks
+
+
+def machine_split(before: dict, after: dict, wrk_ticks: int) -> dict[str, int]:
+    spent = {"wrk": wrk_ticks}
+    for pid, (label, ticks) in after.items():
+        spent[label] = spent.get(label, 0) + ticks - before.get(pid, (label, 0))[1]
+    return dict(sorted(((k, v) for k, v in spent.items() if v >= 5), key=lambda kv: -kv[1])[:8])
+
+
 def measure(name, url, body_file, auth, concurrency, duration, lua_path, server_pids):
     workers = [p for pid in server_pids for p in descendants(pid)]
-    before = cpu_ticks(workers)
+    before, machine_before = cpu_ticks(workers), machine_ticks()
+    children_before = os.times()
     r = run_wrk(url, body_file, auth, concurrency, duration, lua_path)
-    after = cpu_ticks(workers)
+    children_after = os.times()
+    after, machine_after = cpu_ticks(workers), machine_ticks()
+    wrk_seconds = sum(children_after[2:4]) - sum(children_before[2:4])
     used = sorted((after.get(p, 0) - before.get(p, 0) for p in before), reverse=True)
     r["cpu_split"] = [u for u in used if u > 0][:4]
+    r["machine"] = machine_split(machine_before, machine_after, round(wrk_seconds * os.sysconf("SC_CLK_TCK")))
     return r
 
 
@@ -444,6 +477,11 @@ def main():
         print("CPU ticks per worker process during each case (skew check), ours | mlflow:")
         for n, c, o, m in results:
             print(f"  rows={n} c={c}: {o['cpu_split']} | {m['cpu_split']}")
+        print()
+        print("CPU ticks of the whole machine during each case, by process name (idle: both cores idle):")
+        for n, c, o, m in results:
+            print(f"  rows={n} c={c} ours:   {o['machine']}")
+            print(f"  rows={n} c={c} mlflow: {m['machine']}")
         print()
         print("Prediction log check (measured cases only, warm-up excluded):")
         print(f"  predictions answered 200, counted by wrk:        {ours_ok_rows}")
