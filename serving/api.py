@@ -21,6 +21,7 @@ from registry.model_loading import ModelLoadError, load_version
 from registry.models import RegisteredModel
 
 from . import mlflow_protocol, shadow
+from .json_body import parse_json
 from .auth import AuthError, authorize
 from .router import Route, routing_table
 from .routing import goes_to_challenger
@@ -200,7 +201,7 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
 
 def _parse_json(request) -> dict:
     try:
-        body = json.loads(request.body or b"null")  # NaN and Infinity parse, so validation can name them
+        body = parse_json(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServingError(400, "malformed_request", f"Malformed JSON body: {exc}") from None
     if not isinstance(body, dict):

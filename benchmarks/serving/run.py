@@ -326,10 +326,9 @@ def mlflow_compat_env(target: str) -> dict:
 
 
 def our_server_command(args, port: int) -> list[str]:
-    if args.server == "granian":
-        return [PY, "-m", "granian", "--interface", "wsgi", "control_plane.wsgi:application", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(args.workers), "--blocking-threads", str(args.threads),
-                "--runtime-threads", "1", "--http", "1", "--no-ws", "--log-level", "warning"]
+    if args.server == "granian":  # the production command (scripts/web.sh), on loopback
+        return ["sh", str(REPO / "scripts" / "web.sh"), "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(args.workers), "--blocking-threads", str(args.threads)]
     cmd = [PY, "-m", "gunicorn", "control_plane.wsgi", "-b", f"127.0.0.1:{port}",
            "-w", str(args.workers), "-k", args.worker_class, "--timeout", "60"]
     return cmd + (["--threads", str(args.threads)] if args.worker_class == "gthread" else [])
@@ -344,7 +343,8 @@ def main():
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--rows", type=int, nargs="+", default=[1, 100])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--server", default="gunicorn", choices=["gunicorn", "granian"])
+    ap.add_argument("--server", default="granian", choices=["granian", "gunicorn"],
+                    help="granian: the production command, scripts/web.sh; gunicorn: sync (or gthread) workers")
     ap.add_argument("--threads", type=int, default=1, help="granian's blocking threads, gunicorn gthread's threads")
     ap.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                     help="gunicorn worker class (gthread runs --threads 4 per worker)")
@@ -383,6 +383,7 @@ def main():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LOCAL_SOURCE_ROOTS": str(tmp),
         "PATH": f"{Path(PY).parent}:{os.environ.get('PATH', '')}",
+        "PYTHON": PY,
     }
     procs = []
 
@@ -462,7 +463,9 @@ def main():
         print()
         peer = (f"{args.workers} x `mlflow models serve --workers 1` sharing the port (SO_REUSEPORT)"
                 if args.mlflow_mode == "reuseport" else f"`mlflow models serve --workers {args.workers}`")
-        print(f"gunicorn {args.workers} x {args.worker_class} workers vs {peer}, "
+        ours_desc = (f"granian {args.workers} workers x {args.threads} thread (scripts/web.sh)" if args.server == "granian"
+                     else f"gunicorn {args.workers} x {args.worker_class} workers")
+        print(f"{ours_desc} vs {peer}, "
               f"TCP_NODELAY {'set' if args.mlflow_nodelay else 'NOT set'} in mlflow; "
               f"wrk, {args.duration} s per case, loopback, OMP_NUM_THREADS=1 for both")
         print()
