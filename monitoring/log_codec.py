@@ -89,12 +89,9 @@ def encode(record: PredictionRecord) -> str:
 
 def encode_many(records: list[PredictionRecord]) -> str:
     """Several records as one JSON array (one stream entry)."""
-    stamps = {}  # the rows of one request share their time: formatted once
+    stamps = {t: t.isoformat() for t in {record.timestamp for record in records}}  # a request's rows share one
     try:
-        text = _dumps([
-            _data(record, stamps.get(record.timestamp) or stamps.setdefault(record.timestamp, record.timestamp.isoformat()))
-            for record in records
-        ])
+        text = _dumps([_data(record, stamps[record.timestamp]) for record in records])
     except ValueError:  # NaN or infinity somewhere: clean record by record
         text = ""
     if not text or "\\u0000" in text:

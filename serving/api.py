@@ -21,8 +21,8 @@ from registry.model_loading import ModelLoadError, load_version
 from registry.models import RegisteredModel
 
 from . import mlflow_protocol, shadow
-from .json_body import parse_json
 from .auth import AuthError, authorize
+from .json_body import parse_json
 from .router import Route, routing_table
 from .routing import goes_to_challenger
 from .scoring import prepare, score
