@@ -8,4 +8,5 @@ RUN mkdir -p /var/lib/control-plane && SECRET_KEY=build-only-collectstatic pytho
 RUN useradd --system --home /app control-plane && chown -R control-plane /var/lib/control-plane
 USER control-plane
 EXPOSE 8000
-CMD ["gunicorn", "control_plane.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+ENV OMP_NUM_THREADS=1
+CMD ["sh", "scripts/web.sh"]

@@ -61,13 +61,13 @@ def _dumps(data) -> str:
 MAX_RECORDS_PER_PAYLOAD = 100
 
 
-def _data(record: PredictionRecord) -> dict:
+def _data(record: PredictionRecord, timestamp: str | None = None) -> dict:
     return {
         "request_id": record.request_id,
         "model_name": record.model_name,
         "model_version": record.model_version,
         "variant": record.variant,
-        "timestamp": record.timestamp.isoformat(),
+        "timestamp": timestamp or record.timestamp.isoformat(),
         "features": record.features,
         "prediction": record.prediction,
         "latency_ms": record.latency_ms,
@@ -89,8 +89,9 @@ def encode(record: PredictionRecord) -> str:
 
 def encode_many(records: list[PredictionRecord]) -> str:
     """Several records as one JSON array (one stream entry)."""
+    stamps = {t: t.isoformat() for t in {record.timestamp for record in records}}  # a request's rows share one
     try:
-        text = _dumps([_data(record) for record in records])
+        text = _dumps([_data(record, stamps[record.timestamp]) for record in records])
     except ValueError:  # NaN or infinity somewhere: clean record by record
         text = ""
     if not text or "\\u0000" in text:

@@ -22,6 +22,7 @@ from registry.models import RegisteredModel
 
 from . import mlflow_protocol, shadow
 from .auth import AuthError, authorize
+from .json_body import parse_json
 from .router import Route, routing_table
 from .routing import goes_to_challenger
 from .scoring import prepare, score
@@ -200,7 +201,7 @@ def serve(request, model_name: str, rows: list, request_id: str, routing_key: st
 
 def _parse_json(request) -> dict:
     try:
-        body = json.loads(request.body or b"null")  # NaN and Infinity parse, so validation can name them
+        body = parse_json(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ServingError(400, "malformed_request", f"Malformed JSON body: {exc}") from None
     if not isinstance(body, dict):

@@ -4,8 +4,8 @@ header row. Everything becomes a list of {feature: value} rows."""
 
 import csv
 import io
-import json
 
+from .json_body import parse_json
 from .validation import INTEGRAL, NUMERIC
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -22,7 +22,7 @@ def parse(request, schema: list[dict]) -> list[dict]:
     if content_type != "application/json":
         raise ProtocolError(f"Content type {content_type!r} is not supported; send application/json or text/csv.")
     try:
-        body = json.loads(request.body or b"null")
+        body = parse_json(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"Malformed JSON body: {exc}") from None
     if not isinstance(body, dict):

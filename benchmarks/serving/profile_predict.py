@@ -1,6 +1,6 @@
-"""cProfile of N in-process calls of POST /api/v1/serve/{model}/predict through Django's
-test client (the whole middleware stack, auth, routing, validation, scoring, logging to
-the Redis stream), against a database `run.py --keep` left set up.
+"""cProfile of N in-process calls of POST /api/v1/serve/{model}/predict through the WSGI
+application the servers run (control_plane.wsgi: the serving fast path, auth, routing,
+validation, scoring, logging to the Redis stream), against a database `run.py` set up.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_serving REDIS_URL=redis://127.0.0.1:6379/14 \
     PREDICTION_STREAM=bench-profile OMP_NUM_THREADS=1 \
@@ -30,22 +30,31 @@ def main():
     ap.add_argument("--top", type=int, default=35)
     args = ap.parse_args()
 
-    import django
+    from io import BytesIO
 
-    django.setup()
     import numpy as np
-    from django.test import Client
+
+    from control_plane.wsgi import application
 
     rng = np.random.default_rng(1)
     rows = [{f"f{i}": float(v) for i, v in enumerate(r)} for r in rng.normal(size=(args.rows, 12))]
-    body = json.dumps({"instances": rows})
-    client = Client()
-    url = f"/api/v1/serve/{args.model}/predict"
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {args.token}"}
+    body = json.dumps({"instances": rows}).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": f"/api/v1/serve/{args.model}/predict", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": f"Bearer {args.token}", "HTTP_HOST": "127.0.0.1",
+    }
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
 
     def call():
-        r = client.post(url, data=body, content_type="application/json", **headers)
-        assert r.status_code == 200, r.content
+        answer = application({**environ, "wsgi.input": BytesIO(body)}, start_response)
+        b"".join(answer)
+        getattr(answer, "close", lambda: None)()
+        assert statuses.pop().startswith("200"), answer
 
     for _ in range(50):
         call()

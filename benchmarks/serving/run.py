@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import subprocess
@@ -193,13 +194,46 @@ def run_wrk(url, body_file, auth, concurrency, duration, lua_path):
     raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
 
 
+def machine_ticks() -> dict:
+    """CPU ticks of every process on the machine (pid -> (label, ticks)) and "idle" from
+    /proc/stat: where the two cores went during a case. Kernel threads count as "kernel"."""
+    ticks = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                head, rest = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = rest.split()
+            comm = head.split("(", 1)[1]
+            label = "kernel" if not cmdline[0] else comm
+            if comm.startswith("python") and len(cmdline) > 2 and b"drain_predictions" in cmdline:
+                label = "drain"
+            ticks[entry] = (label, int(fields[11]) + int(fields[12]))
+    cpu = Path("/proc/stat").read_text().splitlines()[0].split()
+    ticks["idle"] = ("idle", int(cpu[4]) + int(cpu[5]))
+    return ticks
+
+
+def machine_split(before: dict, after: dict, wrk_ticks: int) -> dict[str, int]:
+    spent = {"wrk": wrk_ticks}
+    for pid, (label, ticks) in after.items():
+        spent[label] = spent.get(label, 0) + ticks - before.get(pid, (label, 0))[1]
+    return dict(sorted(((k, v) for k, v in spent.items() if v >= 5), key=lambda kv: -kv[1])[:8])
+
+
 def measure(name, url, body_file, auth, concurrency, duration, lua_path, server_pids):
     workers = [p for pid in server_pids for p in descendants(pid)]
-    before = cpu_ticks(workers)
+    before, machine_before = cpu_ticks(workers), machine_ticks()
+    children_before = os.times()
     r = run_wrk(url, body_file, auth, concurrency, duration, lua_path)
-    after = cpu_ticks(workers)
+    children_after = os.times()
+    after, machine_after = cpu_ticks(workers), machine_ticks()
+    wrk_seconds = sum(children_after[2:4]) - sum(children_before[2:4])
     used = sorted((after.get(p, 0) - before.get(p, 0) for p in before), reverse=True)
     r["cpu_split"] = [u for u in used if u > 0][:4]
+    r["machine"] = machine_split(machine_before, machine_after, round(wrk_seconds * os.sysconf("SC_CLK_TCK")))
     return r
 
 
@@ -291,6 +325,15 @@ def mlflow_compat_env(target: str) -> dict:
     return {"PYTHONPATH": target}
 
 
+def our_server_command(args, port: int) -> list[str]:
+    if args.server == "granian":  # the production command (scripts/web.sh), on loopback
+        return ["sh", str(REPO / "scripts" / "web.sh"), "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(args.workers), "--blocking-threads", str(args.threads)]
+    cmd = [PY, "-m", "gunicorn", "control_plane.wsgi", "-b", f"127.0.0.1:{port}",
+           "-w", str(args.workers), "-k", args.worker_class, "--timeout", "60"]
+    return cmd + (["--threads", str(args.threads)] if args.worker_class == "gthread" else [])
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -300,6 +343,9 @@ def main():
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--rows", type=int, nargs="+", default=[1, 100])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--server", default="granian", choices=["granian", "gunicorn"],
+                    help="granian: the production command, scripts/web.sh; gunicorn: sync (or gthread) workers")
+    ap.add_argument("--threads", type=int, default=1, help="granian's blocking threads, gunicorn gthread's threads")
     ap.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                     help="gunicorn worker class (gthread runs --threads 4 per worker)")
     ap.add_argument("--mlflow-mode", choices=["workers", "reuseport"], default="reuseport",
@@ -334,7 +380,10 @@ def main():
         "OMP_NUM_THREADS": "1",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LOCAL_SOURCE_ROOTS": str(tmp),
         "PATH": f"{Path(PY).parent}:{os.environ.get('PATH', '')}",
+        "PYTHON": PY,
     }
     procs = []
 
@@ -353,11 +402,7 @@ def main():
 
         drain = start([PY, "manage.py", "drain_predictions", "--consumer", "bench"], "drain.log")
         ours_port, mlflow_port = free_port(), free_port()
-        gcmd = [PY, "-m", "gunicorn", "control_plane.wsgi", "-b", f"127.0.0.1:{ours_port}",
-                "-w", str(args.workers), "-k", args.worker_class, "--timeout", "60"]
-        if args.worker_class == "gthread":
-            gcmd += ["--threads", "4"]
-        ours = start(gcmd, "gunicorn.log")
+        ours = start(our_server_command(args, ours_port), "ours.log")
         reuseport = args.mlflow_mode == "reuseport"
         mlflow_extra = mlflow_env(args.mlflow_compat, tmp, nodelay=args.mlflow_nodelay, reuseport=reuseport)
         serve = [str(Path(PY).parent / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
@@ -418,7 +463,9 @@ def main():
         print()
         peer = (f"{args.workers} x `mlflow models serve --workers 1` sharing the port (SO_REUSEPORT)"
                 if args.mlflow_mode == "reuseport" else f"`mlflow models serve --workers {args.workers}`")
-        print(f"gunicorn {args.workers} x {args.worker_class} workers vs {peer}, "
+        ours_desc = (f"granian {args.workers} workers x {args.threads} thread (scripts/web.sh)" if args.server == "granian"
+                     else f"gunicorn {args.workers} x {args.worker_class} workers")
+        print(f"{ours_desc} vs {peer}, "
               f"TCP_NODELAY {'set' if args.mlflow_nodelay else 'NOT set'} in mlflow; "
               f"wrk, {args.duration} s per case, loopback, OMP_NUM_THREADS=1 for both")
         print()
@@ -433,6 +480,11 @@ def main():
         print("CPU ticks per worker process during each case (skew check), ours | mlflow:")
         for n, c, o, m in results:
             print(f"  rows={n} c={c}: {o['cpu_split']} | {m['cpu_split']}")
+        print()
+        print("CPU ticks of the whole machine during each case, by process name (idle: both cores idle):")
+        for n, c, o, m in results:
+            print(f"  rows={n} c={c} ours:   {o['machine']}")
+            print(f"  rows={n} c={c} mlflow: {m['machine']}")
         print()
         print("Prediction log check (measured cases only, warm-up excluded):")
         print(f"  predictions answered 200, counted by wrk:        {ours_ok_rows}")
