@@ -173,55 +173,94 @@ def _score_chunks(job: ReplayJob, challenger, champion, max_chunks) -> bool:
         after, index, done = chunk.last, index + 1, done + 1
 
 
+def _parts(job: ReplayJob):
+    for index in range(job.chunks_done):
+        with np.load(_part(job.pk, index)) as part:
+            yield {k: part[k] for k in ("ids", "y", "challenger", "champion")}
+
+
 def replay_scores(job: ReplayJob) -> dict[str, np.ndarray]:
-    """Every committed row's id, label and both scores, in the order they were read."""
-    parts = [np.load(_part(job.pk, i)) for i in range(job.chunks_done)]
+    """Every committed row's id, label and both scores, in the order they were read (tests;
+    the comparison streams over the parts instead)."""
+    parts = list(_parts(job))
     keys = ("ids", "y", "challenger", "champion")
     if not parts:
         return {k: np.array([]) for k in keys}
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
+def _score_range(job: ReplayJob, with_champion: bool) -> tuple[float, float]:
+    low, high = np.inf, -np.inf
+    for part in _parts(job):
+        for key in ("challenger", "champion") if with_champion else ("challenger",):
+            finite = part[key][np.isfinite(part[key])]
+            if len(finite):
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    return (low, high) if low <= high else (float("nan"), float("nan"))
+
+
+def _reference_score_profile(champion_version: ModelVersion | None) -> dict | None:
+    """The champion's reference profile's score distribution (decile edges and shares), if any."""
+    profile = getattr(champion_version, "reference_profile", None) if champion_version is not None else None
+    score = (profile.profile or {}).get("score") if profile is not None else None
+    return score if score and score.get("edges") else None
+
+
 def _finish(job: ReplayJob, challenger, champion) -> None:
+    """The comparison, streamed over the part files: memory holds one part and a bounded sample."""
     job.refresh_from_db()
-    data = replay_scores(job)
-    labelled = ~np.isnan(data["y"])
     metric = job.metric or _default_metric(challenger.model)
     rows = max(job.rows_done, 1)
     seconds = (job.result or {}).get("seconds", {})
     latency = {name: round(seconds.get(name, 0.0) * 1000 / rows, 6) for name in ("challenger", "champion")}
     policy = getattr(job.model, "retraining_policy", None)
     evaluation = policy.evaluation if policy is not None else {}
-    result = comparison.compare(
-        metric=metric,
-        y=data["y"][labelled],
-        champion=data["champion"][labelled].astype(float) if champion is not None else None,
-        challenger=data["challenger"][labelled].astype(float),
+    reference = _reference_score_profile(job.champion) if champion is not None else None
+    low, high = _score_range(job, champion is not None)
+    stream = comparison.ComparisonStream(
+        metric, low=low, high=high, with_champion=champion is not None,
+        reference_edges=reference["edges"] if reference else None,
+    )
+    for part in _parts(job):
+        stream.add(part["y"], part["champion"] if champion is not None else None, part["challenger"])
+    result = stream.result(
         min_improvement=float(evaluation.get("min_improvement", 0.0)),
         replicates=int(evaluation.get("bootstrap", 200)),
         latency_ms=latency if champion is not None else {"challenger": latency["challenger"]},
     )
     result.update(
-        histograms=comparison.histograms(  # over every replayed row, labelled or not
-            data["champion"].astype(float) if champion is not None else None, data["challenger"].astype(float)
-        ),
-        rows_replayed=int(len(data["ids"])),
-        labelled_rows=int(labelled.sum()),
+        rows_replayed=int(stream.rows),
+        labelled_rows=int(stream.sample.seen),
         champion_version=job.champion.version if champion is not None else None,
         challenger_version=job.version.version,
         window={"since": job.since.isoformat(), "until": job.until.isoformat()},
     )
-    if champion is not None and len(data["ids"]):
-        from monitoring.drift.psi import psi_from_shares
-
-        result["score_psi"] = psi_from_shares(np.asarray(result["histograms"]["champion"]),
-                                              np.asarray(result["histograms"]["challenger"]))
+    if reference:
+        result["reference"] = _reference_comparison(job.champion, reference, stream, metric, result)
     with transaction.atomic():
         current = ReplayJob.objects.select_for_update().get(pk=job.pk)
         if current.status == Status.RUNNING:
             current.status, current.finished_at = Status.SUCCEEDED, timezone.now()
             current.result = comparison.json_safe({**(current.result or {}), **result})
             current.save()
+
+
+def _reference_comparison(champion_version: ModelVersion, score: dict, stream, metric: str, result: dict) -> dict:
+    """Both models against the champion's reference profile: how far each one's replayed
+    scores are from the reference score distribution (PSI), and the reference's own metric
+    beside the replayed ones."""
+    psi = stream.reference_psi(score["shares"])
+    reference_metric = (champion_version.reference_profile.profile.get("metrics") or {}).get(metric)
+    return {
+        "version": champion_version.version,
+        "score_psi": psi,
+        "psi_change": psi["challenger"] - psi["champion"],
+        "metric": reference_metric,
+        "champion_value_change": None if reference_metric is None or result["champion_value"] is None
+        else result["champion_value"] - reference_metric,
+        "challenger_value_change": None if reference_metric is None or result["challenger_value"] is None
+        else result["challenger_value"] - reference_metric,
+    }
 
 
 def replay_job_delete_parts(job: ReplayJob) -> None:
