@@ -10,6 +10,7 @@ the parts (12 bytes a row) and runs the pure kernel in retraining/comparison.py.
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -131,46 +132,59 @@ def replay_job_run(job_id: int, *, max_chunks: int | None = None) -> ReplayJob |
     return ReplayJob.objects.get(pk=job_id)
 
 
+def _score(chunk, schema, challenger, champion, positive, timings: dict) -> dict[str, np.ndarray]:
+    """One chunk's labels and both scores (no database: it runs beside the next chunk's read)."""
+    frame = scoring.typed_frame(chunk.columns, schema)
+    started = time.perf_counter()
+    s_challenger = scoring.scores_of(challenger.model, frame)
+    timings["challenger"] += time.perf_counter() - started
+    s_champion = np.full(len(frame), np.nan)
+    if champion is not None:
+        started = time.perf_counter()
+        s_champion = scoring.scores_of(champion.model, frame)
+        timings["champion"] += time.perf_counter() - started
+    y = scoring.labels_01(chunk.ground_truth, positive) if positive is not None else scoring.values_float(chunk.ground_truth)
+    return {"ids": chunk.ids, "y": y.astype(np.float32), "challenger": s_challenger.astype(np.float32),
+            "champion": s_champion.astype(np.float32)}
+
+
 def _score_chunks(job: ReplayJob, challenger, champion, max_chunks) -> bool:
+    """Chunk by chunk: a second thread scores chunk k while this one has PostgreSQL extract
+    chunk k+1 (the two overlap on two cores); then chunk k's part file and progress."""
     schema = job.version.input_schema
     names = [c["name"] for c in schema]
     numeric = [c["type"] in scoring.NUMERIC for c in schema]
     window = _window(job)
     positive = scoring.positive_label(challenger.model)
-    after = (job.last_ts, job.last_id) if job.last_ts else None
     index, done = job.chunks_done, 0
     timings = dict((job.result or {}).get("seconds", {"challenger": 0.0, "champion": 0.0}))
-    while True:
-        if max_chunks is not None and done >= max_chunks:
-            return False
-        chunk = read_chunk(window, names, after=after, limit=job.chunk_rows, numeric=numeric)
-        if not len(chunk.ids):
-            return True
-        frame = scoring.typed_frame(chunk.columns, schema)
-        started = time.perf_counter()
-        s_challenger = scoring.scores_of(challenger.model, frame)
-        timings["challenger"] += time.perf_counter() - started
-        s_champion = np.full(len(frame), np.nan)
-        if champion is not None:
-            started = time.perf_counter()
-            s_champion = scoring.scores_of(champion.model, frame)
-            timings["champion"] += time.perf_counter() - started
-        y = scoring.labels_01(chunk.ground_truth, positive) if positive is not None else scoring.values_float(chunk.ground_truth)
-        replay_dir(job.pk).mkdir(parents=True, exist_ok=True)
-        tmp = _part(job.pk, index).with_suffix(".tmp.npz")
-        np.savez(tmp, ids=chunk.ids, y=y.astype(np.float32), challenger=s_challenger.astype(np.float32),
-                 champion=s_champion.astype(np.float32))
-        tmp.replace(_part(job.pk, index))
-        with transaction.atomic():
-            current = ReplayJob.objects.select_for_update().get(pk=job.pk)
-            if current.chunks_done != index or current.status != Status.RUNNING:
-                return False  # another runner took it over
-            current.chunks_done, current.rows_done = index + 1, current.rows_done + len(chunk.ids)
-            current.last_ts, current.last_id = chunk.last
-            current.result = {**(current.result or {}), "seconds": timings}
-            current.heartbeat_at = timezone.now()
-            current.save()
-        after, index, done = chunk.last, index + 1, done + 1
+
+    def read(after):
+        return read_chunk(window, names, after=after, limit=job.chunk_rows, numeric=numeric)
+
+    chunk = read((job.last_ts, job.last_id) if job.last_ts else None)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-score") as scorer:
+        while len(chunk.ids):
+            if max_chunks is not None and done >= max_chunks:
+                return False
+            scores = scorer.submit(_score, chunk, schema, challenger, champion, positive, timings)
+            following = read(chunk.last)
+            parts = scores.result()
+            replay_dir(job.pk).mkdir(parents=True, exist_ok=True)
+            tmp = _part(job.pk, index).with_suffix(".tmp.npz")
+            np.savez(tmp, **parts)
+            tmp.replace(_part(job.pk, index))
+            with transaction.atomic():
+                current = ReplayJob.objects.select_for_update().get(pk=job.pk)
+                if current.chunks_done != index or current.status != Status.RUNNING:
+                    return False  # another runner took it over
+                current.chunks_done, current.rows_done = index + 1, current.rows_done + len(chunk.ids)
+                current.last_ts, current.last_id = chunk.last
+                current.result = {**(current.result or {}), "seconds": timings}
+                current.heartbeat_at = timezone.now()
+                current.save()
+            chunk, index, done = following, index + 1, done + 1
+    return True
 
 
 def _parts(job: ReplayJob):
