@@ -4,7 +4,8 @@ PostgreSQL, score them with both versions, compare (AUC of each, and the improve
 95 % bootstrap interval with 200 replicates on at most 200,000 rows).
 
 - ours: retraining.replay (the Celery task's body, in-process): COPY into Arrow in chunks,
-  scikit-learn's own predict_proba, part files, the Poisson-bootstrap kernel.
+  scikit-learn's own predict_proba in a second thread while the next chunk is read, part
+  files, the comparison streamed over them (bounded sample, Poisson-bootstrap kernel).
 - mlflow: what a user of mlflow.pyfunc does: a server-side cursor over the same rows in
   chunks of the same size, features from the JSON into a DataFrame, `pyfunc.predict` (the
   models are saved with pyfunc_predict_fn="predict_proba"), then scikit-learn's
