@@ -169,7 +169,7 @@ def log_scores(predictions: list, reference: ReferenceProfile) -> tuple[np.ndarr
     return (scores if has_scores else None), predicted
 
 
-def _floor_broken(metric: str, current: float, ref: float, thresholds: dict) -> bool:
+def floor_broken(metric: str, current: float, ref: float, thresholds: dict) -> bool:
     if metric in HIGHER_IS_BETTER:
         return current < ref - thresholds.get(f"{metric}_drop", 0.05)
     if metric in LOWER_IS_BETTER:
@@ -212,7 +212,7 @@ def performance_of(
     below = []
     for metric, current in (judged or {}).items():
         ref = ref_metrics.get(metric)
-        if current is not None and ref is not None and _floor_broken(metric, current, ref, thresholds):
+        if current is not None and ref is not None and floor_broken(metric, current, ref, thresholds):
             below.append(metric)
     return {
         "reference": ref_metrics,

@@ -10,6 +10,7 @@ the parts (12 bytes a row) and runs the pure kernel in retraining/comparison.py.
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -131,97 +132,149 @@ def replay_job_run(job_id: int, *, max_chunks: int | None = None) -> ReplayJob |
     return ReplayJob.objects.get(pk=job_id)
 
 
+def _score(chunk, schema, challenger, champion, positive, timings: dict) -> dict[str, np.ndarray]:
+    """One chunk's labels and both scores (no database: it runs beside the next chunk's read)."""
+    frame = scoring.typed_frame(chunk.columns, schema)
+    started = time.perf_counter()
+    s_challenger = scoring.scores_of(challenger.model, frame)
+    timings["challenger"] += time.perf_counter() - started
+    s_champion = np.full(len(frame), np.nan)
+    if champion is not None:
+        started = time.perf_counter()
+        s_champion = scoring.scores_of(champion.model, frame)
+        timings["champion"] += time.perf_counter() - started
+    y = scoring.labels_01(chunk.ground_truth, positive) if positive is not None else scoring.values_float(chunk.ground_truth)
+    return {"ids": chunk.ids, "y": y.astype(np.float32), "challenger": s_challenger.astype(np.float32),
+            "champion": s_champion.astype(np.float32)}
+
+
 def _score_chunks(job: ReplayJob, challenger, champion, max_chunks) -> bool:
+    """Chunk by chunk: a second thread scores chunk k while this one has PostgreSQL extract
+    chunk k+1 (the two overlap on two cores); then chunk k's part file and progress."""
     schema = job.version.input_schema
     names = [c["name"] for c in schema]
     numeric = [c["type"] in scoring.NUMERIC for c in schema]
     window = _window(job)
     positive = scoring.positive_label(challenger.model)
-    after = (job.last_ts, job.last_id) if job.last_ts else None
     index, done = job.chunks_done, 0
     timings = dict((job.result or {}).get("seconds", {"challenger": 0.0, "champion": 0.0}))
-    while True:
-        if max_chunks is not None and done >= max_chunks:
-            return False
-        chunk = read_chunk(window, names, after=after, limit=job.chunk_rows, numeric=numeric)
-        if not len(chunk.ids):
-            return True
-        frame = scoring.typed_frame(chunk.columns, schema)
-        started = time.perf_counter()
-        s_challenger = scoring.scores_of(challenger.model, frame)
-        timings["challenger"] += time.perf_counter() - started
-        s_champion = np.full(len(frame), np.nan)
-        if champion is not None:
-            started = time.perf_counter()
-            s_champion = scoring.scores_of(champion.model, frame)
-            timings["champion"] += time.perf_counter() - started
-        y = scoring.labels_01(chunk.ground_truth, positive) if positive is not None else scoring.values_float(chunk.ground_truth)
-        replay_dir(job.pk).mkdir(parents=True, exist_ok=True)
-        tmp = _part(job.pk, index).with_suffix(".tmp.npz")
-        np.savez(tmp, ids=chunk.ids, y=y.astype(np.float32), challenger=s_challenger.astype(np.float32),
-                 champion=s_champion.astype(np.float32))
-        tmp.replace(_part(job.pk, index))
-        with transaction.atomic():
-            current = ReplayJob.objects.select_for_update().get(pk=job.pk)
-            if current.chunks_done != index or current.status != Status.RUNNING:
-                return False  # another runner took it over
-            current.chunks_done, current.rows_done = index + 1, current.rows_done + len(chunk.ids)
-            current.last_ts, current.last_id = chunk.last
-            current.result = {**(current.result or {}), "seconds": timings}
-            current.heartbeat_at = timezone.now()
-            current.save()
-        after, index, done = chunk.last, index + 1, done + 1
+
+    def read(after):
+        return read_chunk(window, names, after=after, limit=job.chunk_rows, numeric=numeric)
+
+    chunk = read((job.last_ts, job.last_id) if job.last_ts else None)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-score") as scorer:
+        while len(chunk.ids):
+            if max_chunks is not None and done >= max_chunks:
+                return False
+            scores = scorer.submit(_score, chunk, schema, challenger, champion, positive, timings)
+            following = read(chunk.last)
+            parts = scores.result()
+            replay_dir(job.pk).mkdir(parents=True, exist_ok=True)
+            tmp = _part(job.pk, index).with_suffix(".tmp.npz")
+            np.savez(tmp, **parts)
+            tmp.replace(_part(job.pk, index))
+            with transaction.atomic():
+                current = ReplayJob.objects.select_for_update().get(pk=job.pk)
+                if current.chunks_done != index or current.status != Status.RUNNING:
+                    return False  # another runner took it over
+                current.chunks_done, current.rows_done = index + 1, current.rows_done + len(chunk.ids)
+                current.last_ts, current.last_id = chunk.last
+                current.result = {**(current.result or {}), "seconds": timings}
+                current.heartbeat_at = timezone.now()
+                current.save()
+            chunk, index, done = following, index + 1, done + 1
+    return True
+
+
+def _parts(job: ReplayJob):
+    for index in range(job.chunks_done):
+        with np.load(_part(job.pk, index)) as part:
+            yield {k: part[k] for k in ("ids", "y", "challenger", "champion")}
 
 
 def replay_scores(job: ReplayJob) -> dict[str, np.ndarray]:
-    """Every committed row's id, label and both scores, in the order they were read."""
-    parts = [np.load(_part(job.pk, i)) for i in range(job.chunks_done)]
+    """Every committed row's id, label and both scores, in the order they were read (tests;
+    the comparison streams over the parts instead)."""
+    parts = list(_parts(job))
     keys = ("ids", "y", "challenger", "champion")
     if not parts:
         return {k: np.array([]) for k in keys}
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
+def _score_range(job: ReplayJob, with_champion: bool) -> tuple[float, float]:
+    low, high = np.inf, -np.inf
+    for part in _parts(job):
+        for key in ("challenger", "champion") if with_champion else ("challenger",):
+            finite = part[key][np.isfinite(part[key])]
+            if len(finite):
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    return (low, high) if low <= high else (float("nan"), float("nan"))
+
+
+def _reference_score_profile(champion_version: ModelVersion | None) -> dict | None:
+    """The champion's reference profile's score distribution (decile edges and shares), if any."""
+    profile = getattr(champion_version, "reference_profile", None) if champion_version is not None else None
+    score = (profile.profile or {}).get("score") if profile is not None else None
+    return score if score and score.get("edges") else None
+
+
 def _finish(job: ReplayJob, challenger, champion) -> None:
+    """The comparison, streamed over the part files: memory holds one part and a bounded sample."""
     job.refresh_from_db()
-    data = replay_scores(job)
-    labelled = ~np.isnan(data["y"])
     metric = job.metric or _default_metric(challenger.model)
     rows = max(job.rows_done, 1)
     seconds = (job.result or {}).get("seconds", {})
     latency = {name: round(seconds.get(name, 0.0) * 1000 / rows, 6) for name in ("challenger", "champion")}
     policy = getattr(job.model, "retraining_policy", None)
     evaluation = policy.evaluation if policy is not None else {}
-    result = comparison.compare(
-        metric=metric,
-        y=data["y"][labelled],
-        champion=data["champion"][labelled].astype(float) if champion is not None else None,
-        challenger=data["challenger"][labelled].astype(float),
+    reference = _reference_score_profile(job.champion) if champion is not None else None
+    low, high = _score_range(job, champion is not None)
+    stream = comparison.ComparisonStream(
+        metric, low=low, high=high, with_champion=champion is not None,
+        reference_edges=reference["edges"] if reference else None,
+    )
+    for part in _parts(job):
+        stream.add(part["y"], part["champion"] if champion is not None else None, part["challenger"])
+    result = stream.result(
         min_improvement=float(evaluation.get("min_improvement", 0.0)),
         replicates=int(evaluation.get("bootstrap", 200)),
         latency_ms=latency if champion is not None else {"challenger": latency["challenger"]},
     )
     result.update(
-        histograms=comparison.histograms(  # over every replayed row, labelled or not
-            data["champion"].astype(float) if champion is not None else None, data["challenger"].astype(float)
-        ),
-        rows_replayed=int(len(data["ids"])),
-        labelled_rows=int(labelled.sum()),
+        rows_replayed=int(stream.rows),
+        labelled_rows=int(stream.sample.seen),
         champion_version=job.champion.version if champion is not None else None,
         challenger_version=job.version.version,
         window={"since": job.since.isoformat(), "until": job.until.isoformat()},
     )
-    if champion is not None and len(data["ids"]):
-        from monitoring.drift.psi import psi_from_shares
-
-        result["score_psi"] = psi_from_shares(np.asarray(result["histograms"]["champion"]),
-                                              np.asarray(result["histograms"]["challenger"]))
+    if reference:
+        result["reference"] = _reference_comparison(job.champion, reference, stream, metric, result)
     with transaction.atomic():
         current = ReplayJob.objects.select_for_update().get(pk=job.pk)
         if current.status == Status.RUNNING:
             current.status, current.finished_at = Status.SUCCEEDED, timezone.now()
             current.result = comparison.json_safe({**(current.result or {}), **result})
             current.save()
+
+
+def _reference_comparison(champion_version: ModelVersion, score: dict, stream, metric: str, result: dict) -> dict:
+    """Both models against the champion's reference profile: how far each one's replayed
+    scores are from the reference score distribution (PSI), and the reference's own metric
+    beside the replayed ones."""
+    psi = stream.reference_psi(score["shares"])
+    reference_metric = (champion_version.reference_profile.profile.get("metrics") or {}).get(metric)
+    return {
+        "version": champion_version.version,
+        "score_psi": psi,
+        "psi_change": psi["challenger"] - psi["champion"],
+        "metric": reference_metric,
+        "champion_value_change": None if reference_metric is None or result["champion_value"] is None
+        else result["champion_value"] - reference_metric,
+        "challenger_value_change": None if reference_metric is None or result["challenger_value"] is None
+        else result["challenger_value"] - reference_metric,
+    }
 
 
 def replay_job_delete_parts(job: ReplayJob) -> None:

@@ -9,7 +9,8 @@ import logging
 from django.db.models import Q
 
 from control_plane.errors import ServiceError
-from monitoring.models import PredictionLog, ReferenceProfile
+from monitoring.drift_jobs import floor_broken
+from monitoring.models import DriftReport, PredictionLog, ReferenceProfile
 from registry import stages
 from registry.models import ModelVersion, RegisteredModel
 
@@ -43,19 +44,32 @@ def drift_evidence(payload: dict, rule: dict) -> dict | None:
     }
 
 
-def performance_evidence(payload: dict, rule: dict) -> dict | None:
+def performance_evidence(payload: dict, rule: dict, estimate: dict | None = None) -> dict | None:
+    """The rule met by a `performance.degraded` event: a realised metric below its floor with
+    at least the rule's `min_labels` labels; with fewer, the label-free `estimate` (the
+    report's estimated metrics below their floors, see report_estimate) decides."""
     basis, labelled = payload.get("judged_on"), payload.get("labelled_rows") or 0
     if not payload.get("below_floor"):
         return None
+    evidence = {"drift_report": payload.get("drift_report"), "below_floor": payload["below_floor"], "judged_on": basis,
+                "labelled_rows": labelled, "metrics": payload.get("metrics")}
     if basis == "realised" and labelled < rule.get("min_labels", 30):
-        return None
-    return {
-        "drift_report": payload.get("drift_report"),
-        "below_floor": payload["below_floor"],
-        "judged_on": basis,
-        "labelled_rows": labelled,
-        "metrics": payload.get("metrics"),
-    }
+        if not estimate or not estimate["below_floor"]:
+            return None
+        evidence.update(estimate, judged_on="estimated", realised_below_floor=payload["below_floor"])
+    return evidence
+
+
+def report_estimate(report_id) -> dict:
+    """A drift report's estimated (label-free) metrics that are below their floors, judged
+    with the thresholds the report used."""
+    report = DriftReport.objects.filter(pk=report_id).first() if report_id else None
+    performance = (report.performance or {}) if report is not None else {}
+    estimated, reference = performance.get("estimated") or {}, performance.get("reference") or {}
+    below = [m for m, value in estimated.items()
+             if value is not None and reference.get(m) is not None
+             and floor_broken(m, value, reference[m], report.thresholds or {})]
+    return {"below_floor": below, "metrics": {m: {"current": estimated[m], "reference": reference[m]} for m in below}}
 
 
 def on_event(event) -> None:
@@ -67,8 +81,10 @@ def on_event(event) -> None:
     if policy is None or not policy.enabled or not policy.triggers.get(kind):
         return
     payload = event.payload if isinstance(event.payload, dict) else {}
-    judge = drift_evidence if kind == TriggerKind.DRIFT else performance_evidence
-    evidence = judge(payload, policy.triggers[kind])
+    if kind == TriggerKind.DRIFT:
+        evidence = drift_evidence(payload, policy.triggers[kind])
+    else:
+        evidence = performance_evidence(payload, policy.triggers[kind], report_estimate(payload.get("drift_report")))
     if evidence is None:
         return
     evidence["event"] = event.pk

@@ -4,7 +4,8 @@ PostgreSQL, score them with both versions, compare (AUC of each, and the improve
 95 % bootstrap interval with 200 replicates on at most 200,000 rows).
 
 - ours: retraining.replay (the Celery task's body, in-process): COPY into Arrow in chunks,
-  scikit-learn's own predict_proba, part files, the Poisson-bootstrap kernel.
+  scikit-learn's own predict_proba in a second thread while the next chunk is read, part
+  files, the comparison streamed over them (bounded sample, Poisson-bootstrap kernel).
 - mlflow: what a user of mlflow.pyfunc does: a server-side cursor over the same rows in
   chunks of the same size, features from the JSON into a DataFrame, `pyfunc.predict` (the
   models are saved with pyfunc_predict_fn="predict_proba"), then scikit-learn's
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ MODEL = "bench-hgb"
 N_FEATURES = 12
 COLUMNS = [f"f{i}" for i in range(N_FEATURES)]
 REPLICATES, MAX_ROWS = 200, 200_000
+SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)  # the settings refuse to start without one
 
 
 def env_for(work: Path) -> dict:
@@ -45,6 +48,8 @@ def env_for(work: Path) -> dict:
         "CONTROL_PLANE_VAR_DIR": str(work / "var"),
         "LOG_LEVEL": "WARNING",
         "OMP_NUM_THREADS": "1",
+        "SECRET_KEY": SECRET_KEY,
+        "LOCAL_SOURCE_ROOTS": str(work),  # the benchmark's models are saved there
     }
 
 
@@ -56,7 +61,7 @@ def psql(sql: str, db: str = "postgres") -> str:
 
 
 SETUP = r"""
-import io, json, os
+import io, json, os, shutil
 import numpy as np, pandas as pd
 import mlflow.sklearn
 from mlflow.models import infer_signature
@@ -68,6 +73,7 @@ from control_plane.users import user_create
 from registry import services
 from registry.model_saving import own_model_types
 from monitoring.models import PredictionLog
+from monitoring.log_partitions import ensure_for_timestamps
 
 rows, work = int(os.environ["BENCH_ROWS"]), os.environ["BENCH_WORK"]
 X, y = make_classification(n_samples=rows + 20000, n_features=12, n_informative=8, flip_y=0.05, random_state=0)
@@ -80,6 +86,7 @@ schema = [{"name": c, "type": "double"} for c in cols]
 for number, (params, part) in enumerate([({"max_iter": 30, "max_depth": 3}, slice(0, 5000)), ({"max_iter": 100}, slice(0, 20000))], 1):
     model = HistGradientBoostingClassifier(random_state=0, **params).fit(train[part], y[:20000][part])
     path = f"{work}/model-v{number}"
+    shutil.rmtree(path, ignore_errors=True)  # a rerun with --work
     mlflow.sklearn.save_model(model, path, signature=infer_signature(train, model.predict_proba(train)),
                               pyfunc_predict_fn="predict_proba", pip_requirements=["scikit-learn"],
                               skops_trusted_types=own_model_types(model))
@@ -92,6 +99,7 @@ logged, labels = X[20000:].tolist(), y[20000:].tolist()
 start = pd.Timestamp("2026-01-01", tz="UTC")
 table = PredictionLog._meta.db_table
 step = 50000
+ensure_for_timestamps(start.to_pydatetime() + pd.Timedelta(days=d) for d in range(rows // 86400 + 2))  # daily partitions
 with connection.cursor() as cursor:
     raw = cursor.cursor
     for lo in range(0, rows, step):
@@ -186,6 +194,7 @@ def main():
     parser.add_argument("--peer", nargs=2)
     parser.add_argument("--work")
     parser.add_argument("--skip-setup", action="store_true")
+    parser.add_argument("--setup-only", action="store_true")
     args = parser.parse_args()
     if args.peer:  # a child process: the mlflow contender
         print("RESULT " + json.dumps(peer(*args.peer, args.chunk, Path(args.work)), default=float))
@@ -202,6 +211,8 @@ def main():
             raise RuntimeError(out.stdout[-3000:] + out.stderr[-3000:])
         print(f"setup: {args.rows:,} logged rows in {time.perf_counter() - t:.0f} s (work dir {work})", flush=True)
     psql("ANALYZE monitoring_predictionlog", db=DB)  # as autovacuum would after a bulk load
+    if args.setup_only:
+        return
     since = "2026-01-01T00:00:00+00:00"
     until = "2027-01-01T00:00:00+00:00"
     quarter = f"{__import__('datetime').datetime(2026, 1, 1) + __import__('datetime').timedelta(seconds=args.rows // 4)}+00:00"

@@ -120,6 +120,67 @@ def test_calibration_and_histograms_are_shares():
     assert sum(b["rows"] for b in result["calibration"]["challenger"]) == 4
 
 
+def _chunks(n, size, *arrays):
+    for lo in range(0, n, size):
+        yield [a[lo:lo + size] for a in arrays]
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1", "rmse", "mae"])
+def test_the_streamed_comparison_over_chunks_answers_the_whole_arrays_and_holds_a_bounded_sample(metric):
+    rng = np.random.default_rng(2)
+    n = 30_000
+    y = (rng.random(n) < 0.3).astype(float)
+    y[rng.random(n) < 0.1] = np.nan  # unlabelled rows: histograms only
+    champion = np.clip(np.nan_to_num(y) * 0.2 + rng.random(n) * 0.8, 0, 1)
+    challenger = np.clip(np.nan_to_num(y) * 0.4 + rng.random(n) * 0.6, 0, 1)
+    stream = comparison.ComparisonStream(metric, low=0.0, high=1.0, with_champion=True, max_rows=5_000)
+    for part in _chunks(n, 4_000, y, champion, challenger):
+        stream.add(*part)
+        assert stream.sample.rows.shape[1] <= 5_000
+    streamed = stream.result(replicates=100)
+    labelled = ~np.isnan(y)
+    exact = comparison.compare(metric=metric, y=y[labelled], champion=champion[labelled],
+                               challenger=challenger[labelled], replicates=100)
+    assert streamed["rows"] == labelled.sum() and stream.rows == n and stream.sample.seen == labelled.sum()
+    error = (streamed.get("metric_bin_error") or {}).get("challenger", 0.0)
+    assert error < 1e-4 and (error > 0) == (metric == "roc_auc")  # only AUC is binned, and only above the sample
+    assert streamed["challenger_value"] == pytest.approx(exact["challenger_value"], abs=max(error, 1e-12))
+    assert streamed["champion_value"] == pytest.approx(exact["champion_value"], abs=max(error, 1e-12) * 2)
+    assert streamed["beats_champion"] and exact["beats_champion"]  # the challenger is better on every metric
+    assert streamed["interval"]["rows"] == 5_000 and streamed["interval"]["low"] > 0
+    shares = comparison.compare(metric=metric, y=np.zeros(n), champion=champion, challenger=challenger)["histograms"]
+    assert streamed["histograms"]["challenger"] == pytest.approx(shares["challenger"], abs=1e-6)
+
+
+@pytest.mark.django_db
+def test_replay_compares_both_models_with_the_champions_reference_profile(challenger, contributor):
+    from monitoring.drift.psi import psi_from_shares, shares
+    from monitoring.reference import reference_profile_create
+    from tests.monitoring.drift_support import csv_bytes
+    from tests.monitoring.drift_support import customers as reference_customers
+
+    from registry.models import ModelVersion
+
+    champion = ModelVersion.objects.get(model=challenger.model, stage="production")
+    profile = reference_profile_create(version=champion, actor=contributor,
+                                       data=csv_bytes(reference_customers(2000)), filename="ref.csv")
+    since, until = _window()
+    job = replay_job_create(actor=contributor, model=challenger.model, version=challenger.version, since=since,
+                            until=until, enqueue=False)
+    job = replay_job_run(job.pk)
+    assert job.status == "succeeded", job.error
+    reference = job.result["reference"]
+    score = profile.profile["score"]
+    data = replay_scores(job)
+    for name in ("champion", "challenger"):
+        expected = psi_from_shares(np.asarray(score["shares"]), shares(data[name].astype(float), np.asarray(score["edges"])))
+        assert reference["score_psi"][name] == pytest.approx(expected, abs=1e-9)
+    assert reference["version"] == champion.version
+    assert reference["score_psi"]["challenger"] > reference["score_psi"]["champion"]  # the flipped model's scores moved
+    assert reference["metric"] == profile.profile["metrics"]["roc_auc"]
+    assert reference["champion_value_change"] == pytest.approx(job.result["champion_value"] - reference["metric"])
+
+
 @pytest.mark.django_db
 def test_a_number_column_holding_text_is_read_as_numbers_with_nan(traffic):
     from retraining.log_reader import Window, read_chunk

@@ -5,6 +5,8 @@ at once (one active run, the cool-down), with the suppression journaled."""
 import threading
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -123,3 +125,53 @@ def test_volume_trigger_counts_new_labelled_rows_against_the_training_set(champi
     [run_id] = check_volume_triggers()
     run = RetrainingRun.objects.get(pk=run_id)
     assert run.trigger == "volume" and run.evidence["new_labelled_rows"] == 600 and run.evidence["percent"] == 60.0
+
+
+def _monitored(champion, contributor, inline, traffic: pd.DataFrame, *, min_labels: int) -> DriftReport:
+    """The champion's reference profile, `traffic` logged with labels, a performance-only
+    policy, and a real drift report over the window (which journals performance.degraded).
+    Only the report runs its on-commit tasks: the log's partitions must not be learnt from a
+    transaction the test rolls back."""
+    reference_profile_create(version=champion, actor=contributor, data=csv_bytes(reference_customers(3000)), filename="ref.csv")
+    log_labelled(champion, traffic)
+    make_policy(champion.model, contributor, triggers={"performance": {"min_labels": min_labels}})
+    report = inline(drift_report_start, model=champion.model, actor=contributor)
+    report.refresh_from_db()
+    return report
+
+
+@pytest.mark.django_db
+def test_realised_metric_below_its_floor_with_enough_labels_fires_a_run_that_stages(champion, contributor, inline):
+    # The world changed (conftest's labels): same features, the champion's realised metrics fall.
+    report = _monitored(champion, contributor, inline, customers(1500, seed=5), min_labels=200)
+    assert report.performance["judged_on"] == "realised" and report.performance["below_floor"]
+    run = RetrainingRun.objects.get(model=champion.model)
+    assert run.trigger == "performance" and run.evidence["judged_on"] == "realised"
+    assert run.evidence["labelled_rows"] == report.performance["labelled_rows"] >= 200 and run.evidence["drift_report"] == report.pk
+    assert set(run.evidence["below_floor"]) == set(report.performance["below_floor"])
+    assert Event.objects.get(type="retraining.triggered").payload["evidence"]["below_floor"] == run.evidence["below_floor"]
+    assert run.status == "succeeded" and run.verdict == "staged", run.error
+    assert run.version.stage == "staging" and run.promotion_request.status == "pending"
+
+
+@pytest.mark.django_db
+def test_too_few_labels_for_the_rule_and_a_fine_estimate_fire_nothing(champion, contributor, inline):
+    report = _monitored(champion, contributor, inline, customers(1500, seed=5), min_labels=5000)
+    assert report.performance["below_floor"] and report.performance["labelled_rows"] < 5000
+    assert report.performance["estimated"]["accuracy"] is not None
+    assert Event.objects.filter(type="performance.degraded").exists()
+    assert not RetrainingRun.objects.filter(model=champion.model).exists()  # the estimate is fine: same features
+
+
+@pytest.mark.django_db
+def test_too_few_labels_for_the_rule_and_an_estimate_below_its_floor_fire_a_run(champion, contributor, inline):
+    # Customers on the champion's decision boundary: it is unsure of every one, so its estimate falls.
+    unsure = customers(1500, seed=6)
+    unsure["support_tickets"] = np.where(np.arange(1500) % 2, 4, 5)
+    unsure["tenure_months"] = unsure["tenure_months"] / 60 * 10 + 6
+    report = _monitored(champion, contributor, inline, unsure, min_labels=5000)
+    run = RetrainingRun.objects.get(model=champion.model)
+    assert run.trigger == "performance" and run.evidence["judged_on"] == "estimated"
+    assert run.evidence["below_floor"] == ["accuracy"] and run.evidence["realised_below_floor"]
+    estimate = run.evidence["metrics"]["accuracy"]
+    assert estimate["current"] == report.performance["estimated"]["accuracy"] < estimate["reference"] - 0.05
