@@ -19,7 +19,7 @@ from control_plane.roles import REGISTER
 
 from . import selectors
 from .file_sources import under_data_roots
-from .historical import csv_stream, historical_chunks, parquet_stream, read_frame
+from .historical import CONTENT_TYPES, historical_chunks, output_stream, read_frame
 from .online_reads import online_read
 from .resolve import resolve
 from .services import materialization_start, push_rows
@@ -162,9 +162,7 @@ class HistoricalApi(APIView):
             yield first
             yield from chunks
 
-        types = {f: k for v in resolved.views for f, k in v.features}
-        body = csv_stream(all_chunks()) if fmt == "csv" else parquet_stream(all_chunks(), types)
-        response = StreamingHttpResponse(body, content_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet")
+        response = StreamingHttpResponse(output_stream(all_chunks(), fmt, resolved), content_type=CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="historical.{fmt}"'
         return response
 
