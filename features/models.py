@@ -202,5 +202,9 @@ class HistoricalJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status"], name="historical_job_status")]
 
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
     def __str__(self) -> str:
         return f"historical job {self.pk} {self.status}"

@@ -133,7 +133,7 @@ def historical_job_run(job_id: int) -> HistoricalJob | None:
         return Job.objects.get(pk=job_id)
     now = timezone.now()
     Job.objects.filter(pk=job_id, status=Status.RUNNING).update(
-        status=Status.SUCCEEDED, rows_done=rows, rows_total=rows, finished_at=now, updated_at=now
+        status=Status.SUCCEEDED, rows_total=rows, finished_at=now, updated_at=now
     )
     return Job.objects.get(pk=job_id)
 
