@@ -80,7 +80,8 @@ def test_a_frame_over_the_limit_becomes_a_job_unless_async_false(store, api, vie
     expected = _ask(client, entities, features=FEATURES, format="csv")
     settings.FEATURE_HISTORICAL_SYNC_MAX_ROWS = len(entities) - 1
     streamed = _post(client, entities, "?async=false", format="csv")
-    assert streamed.status_code == 200 and streamed.streaming
+    assert streamed.status_code == 200
+    pd.testing.assert_frame_equal(pd.read_csv(io.BytesIO(b"".join(streamed.streaming_content))), expected)
     answer = _post(client, entities, format="csv")  # eager Celery: the job runs at commit
     assert answer.status_code == 202, answer.content
     job = client.get(answer["Location"]).json()
@@ -88,7 +89,8 @@ def test_a_frame_over_the_limit_becomes_a_job_unless_async_false(store, api, vie
     got = pd.read_csv(io.BytesIO(_download(client, job["id"])))
     pd.testing.assert_frame_equal(got, expected)
     settings.FEATURE_HISTORICAL_SYNC_MAX_ROWS = len(entities)
-    assert _post(client, entities, format="csv").status_code == 200  # at the limit: streamed
+    at_limit = _post(client, entities, format="csv")
+    assert at_limit.status_code == 200 and len(pd.read_csv(io.BytesIO(b"".join(at_limit.streaming_content)))) == len(entities)
 
 
 def test_progress_is_committed_chunk_by_chunk(store, api, viewer, jobs_dir, settings, monkeypatch):  # noqa: F811
