@@ -257,7 +257,6 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "registry.stages.STAGE_CHOICES",
         "PromotionStatusEnum": "registry.models.PromotionStatus.choices",
-        "HistoricalJobStatusEnum": "features.models.HistoricalJob.Status.choices",
     },
 }
 
