@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "registry.stages.STAGE_CHOICES",
         "PromotionStatusEnum": "registry.models.PromotionStatus.choices",
+        "HistoricalJobStatusEnum": "features.models.HISTORICAL_JOB_STATUSES",
     },
 }
 

@@ -208,3 +208,6 @@ class HistoricalJob(models.Model):
 
     def __str__(self) -> str:
         return f"historical job {self.pk} {self.status}"
+
+
+HISTORICAL_JOB_STATUSES = HistoricalJob.Status.choices  # named in the OpenAPI schema (ENUM_NAME_OVERRIDES)
