@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "registry.stages.STAGE_CHOICES",
         "PromotionStatusEnum": "registry.models.PromotionStatus.choices",
+        "HistoricalJobStatusEnum": "features.models.HISTORICAL_JOB_STATUSES",
     },
 }
 
@@ -349,6 +350,9 @@ FEATURE_ONLINE_PREFIX = env.str("FEATURE_ONLINE_PREFIX", default="fs")
 FEATURE_DATA_ROOTS = [Path(p) for p in env.list("FEATURE_DATA_ROOTS", default=[]) if p] or [VAR_DIR / "features"]
 FEATURE_MATERIALIZE_BATCH = env.int("FEATURE_MATERIALIZE_BATCH", default=10_000)
 FEATURE_HISTORICAL_CHUNK_ROWS = env.int("FEATURE_HISTORICAL_CHUNK_ROWS", default=50_000)
+# Bigger entity frames (or ?async=true) answer 202 with a job; its files live in FEATURE_HISTORICAL_JOBS_DIR.
+FEATURE_HISTORICAL_SYNC_MAX_ROWS = env.int("FEATURE_HISTORICAL_SYNC_MAX_ROWS", default=200_000)
+FEATURE_HISTORICAL_JOBS_DIR = Path(env.str("FEATURE_HISTORICAL_JOBS_DIR", default="") or VAR_DIR / "feature-jobs")
 # A materialization run whose heartbeat is older than this is resumed by the sweep.
 FEATURE_RUN_STALE_SECONDS = env.int("FEATURE_RUN_STALE_SECONDS", default=120)
 

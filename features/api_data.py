@@ -5,8 +5,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -15,14 +16,16 @@ from rest_framework.views import APIView
 from control_plane.api_base import StrictSerializer, errors
 from control_plane.errors import Invalid
 from control_plane.permissions import CanRead, requires
+from control_plane.query_params import bool_param
 from control_plane.roles import REGISTER
 
 from . import selectors
 from .file_sources import under_data_roots
-from .historical import csv_stream, historical_chunks, parquet_stream, read_frame
+from .api_jobs import HistoricalJobOut, job_answer
+from .historical import CONTENT_TYPES, historical_chunks, output_stream, prepare_frame, read_frame
 from .online_reads import online_read
 from .resolve import resolve
-from .services import materialization_start, push_rows
+from .services import historical_job_create, materialization_start, push_rows
 
 
 class ReadsByPost(CanRead):
@@ -133,12 +136,14 @@ class HistoricalApi(APIView):
     @extend_schema(
         operation_id="features_historical",
         request={"multipart/form-data": OpenApiTypes.OBJECT, "application/json": OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("async", bool, description="true: always answer 202 with a job; false: always "
+                                     "stream; default: a job when the frame has more than FEATURE_HISTORICAL_SYNC_MAX_ROWS rows.")],
         responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
-                   **errors(400, 401, 403, 404, 413, 422)},
+                   (202, "application/json"): HistoricalJobOut, **errors(400, 401, 403, 404, 413, 422)},
         description="Point-in-time correct features for an entity frame (join keys, event_timestamp, any other "
         "columns kept): multipart 'file' (CSV or Parquet) or JSON {path} under FEATURE_DATA_ROOTS; with "
         "'features' or 'feature_service'; 'format' csv or parquet (default). Streamed, one row per input row "
-        "in input order.",
+        "in input order; or 202 with a job (Location: the job; its file at .../download/ once it succeeded).",
     )
     def post(self, request):
         data = request.data
@@ -147,14 +152,24 @@ class HistoricalApi(APIView):
         fmt = data.get("format") or "parquet"
         if fmt not in ("csv", "parquet"):
             raise Invalid("'format' is csv or parquet.", details={"format": ["csv or parquet."]})
-        resolved = resolve(**_refs(data))
+        wants_job = bool_param(request.query_params, "async")
+        refs = _refs(data)
+        resolved = resolve(**refs)
         if "file" in getattr(request, "FILES", {}):
             upload = request.FILES["file"]
-            frame = read_frame(data=upload.read(), name=upload.name)
+            raw, source = upload.read(), None
+            frame = read_frame(data=raw, name=upload.name)
         elif isinstance(data.get("path"), str):
-            frame = read_frame(path=_allowed_path(data["path"]))
+            raw, source = None, _allowed_path(data["path"])
+            frame = read_frame(path=source)
         else:
             raise Invalid("Send the entity frame as multipart 'file' or name a server 'path'.", details={"file": ["Missing."]})
+        if wants_job or (wants_job is None and len(frame) > settings.FEATURE_HISTORICAL_SYNC_MAX_ROWS):
+            prepare_frame(frame, resolved)  # a bad frame answers 422 now, not as a failed job
+            job = historical_job_create(actor=request.user, refs=refs, fmt=fmt, rows=len(frame), data=raw, source=source)
+            answer = Response(job_answer(request, job), status=status.HTTP_202_ACCEPTED)
+            answer["Location"] = reverse("api-features-historical-job", args=[job.pk])
+            return answer
         chunks = historical_chunks(resolved, frame)
         first = next(chunks)  # errors in the frame or the join answer 422 before streaming starts
 
@@ -162,9 +177,7 @@ class HistoricalApi(APIView):
             yield first
             yield from chunks
 
-        types = {f: k for v in resolved.views for f, k in v.features}
-        body = csv_stream(all_chunks()) if fmt == "csv" else parquet_stream(all_chunks(), types)
-        response = StreamingHttpResponse(body, content_type="text/csv" if fmt == "csv" else "application/vnd.apache.parquet")
+        response = StreamingHttpResponse(output_stream(all_chunks(), fmt, resolved), content_type=CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="historical.{fmt}"'
         return response
 

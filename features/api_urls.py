@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, api_data
+from . import api, api_data, api_jobs
 
 urlpatterns = [
     path("features/apply/", api.ApplyApi.as_view(), name="api-features-apply"),
@@ -15,4 +15,7 @@ urlpatterns = [
     path("features/online/", api_data.OnlineApi.as_view(), name="api-features-online"),
     path("features/push/", api_data.PushApi.as_view(), name="api-features-push"),
     path("features/historical/", api_data.HistoricalApi.as_view(), name="api-features-historical"),
+    path("features/historical/jobs/<int:job_id>/", api_jobs.HistoricalJobApi.as_view(), name="api-features-historical-job"),
+    path("features/historical/jobs/<int:job_id>/download/", api_jobs.HistoricalJobDownloadApi.as_view(),
+         name="api-features-historical-download"),
 ]

@@ -218,3 +218,13 @@ def parquet_stream(chunks: Iterator[pd.DataFrame], feature_types: dict[str, str]
     if writer is not None:
         writer.close()
         yield sink.getvalue()
+
+
+CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+
+
+def output_stream(chunks: Iterator[pd.DataFrame], fmt: str, resolved: Resolved) -> Iterator[bytes]:
+    """The answer's bytes in `fmt` (csv or parquet), chunk by chunk: the sync response and the job's file."""
+    if fmt == "csv":
+        return csv_stream(chunks)
+    return parquet_stream(chunks, {f: k for v in resolved.views for f, k in v.features})

@@ -168,3 +168,46 @@ class MaterializationRun(models.Model):
         if not self.started_at:
             return None
         return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+
+class HistoricalJob(models.Model):
+    """A historical retrieval run by a worker (a big frame, or ?async=true). The entity frame
+    is saved under FEATURE_HISTORICAL_JOBS_DIR before the 202; the output is written there."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    features = models.JSONField(null=True, blank=True, help_text='The request\'s "view:feature" list, if any.')
+    feature_service = models.CharField(max_length=140, blank=True)
+    output_format = models.CharField(max_length=8, choices=[("csv", "csv"), ("parquet", "parquet")])
+    input_path = models.CharField(max_length=1000, help_text="The saved entity frame (server data dir).")
+    output_path = models.CharField(max_length=1000, help_text="Where the worker writes the answer (server data dir).")
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Stamped while a worker runs it.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="historical_job_status")]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def __str__(self) -> str:
+        return f"historical job {self.pk} {self.status}"
+
+
+HISTORICAL_JOB_STATUSES = HistoricalJob.Status.choices  # named in the OpenAPI schema (ENUM_NAME_OVERRIDES)

@@ -32,3 +32,13 @@ def resume_stale_runs() -> None:
     from .services import resume_stale_runs as resume
 
     resume()
+
+
+@shared_task(name="features.tasks.run_historical_job", acks_late=True, reject_on_worker_lost=True)
+def run_historical_job(job_id: int) -> dict:
+    """A historical job; delivered again when its worker is lost (acks late), it starts over
+    from the saved frame."""
+    from .services import historical_job_run
+
+    job = historical_job_run(job_id)
+    return {"job": job_id, "status": job.status if job else "missing"}

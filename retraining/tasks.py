@@ -39,8 +39,9 @@ def check_volume_triggers() -> list[int]:
 
 @shared_task
 def recover_stale_jobs() -> dict:
-    """Every minute: steps, replays, drift reports and batch jobs whose worker stopped beating
+    """Every minute: steps, replays, drift reports, batch and historical jobs whose worker stopped beating
     are retried (resumed) or failed, never left running."""
+    from features.services import historical_jobs_fail_stale
     from monitoring.drift_jobs import drift_reports_fail_stale
     from serving.batch_services import batch_jobs_recover_stale
 
@@ -52,4 +53,5 @@ def recover_stale_jobs() -> dict:
         "replays": replay_jobs_recover_stale(),
         "drift_reports": drift_reports_fail_stale(),
         "batch_jobs": batch_jobs_recover_stale(),
+        "historical_jobs": historical_jobs_fail_stale(),
     }

@@ -60,3 +60,21 @@ def document(**changes):
     for key, value in changes.items():
         doc[key] = value
     return doc
+
+
+def start_worker(**env: str):
+    """A real Celery worker on this test's database, queue and feature store settings."""
+    import subprocess
+    import sys
+
+    from tests.processes import process_env
+
+    env = process_env(
+        CELERY_TASK_ALWAYS_EAGER="false", FEATURE_ONLINE_PREFIX=settings.FEATURE_ONLINE_PREFIX,
+        FEATURE_SOURCE_SCHEMAS=settings.FEATURE_SOURCE_SCHEMAS[0], FEATURE_PUSH_SCHEMA=settings.FEATURE_PUSH_SCHEMA, **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "control_plane", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )

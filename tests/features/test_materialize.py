@@ -3,8 +3,6 @@ up only rows after the watermark, the beat schedule, and a run whose worker is k
 (SIGKILL) that resumes from its cursor on a new worker."""
 
 import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,7 +14,9 @@ from django_celery_beat.models import PeriodicTask
 from features.client import FeatureStore
 from features.models import FeatureView, MaterializationRun
 from features.services import definitions_apply, materialization_start, resume_stale_runs
-from tests.processes import process_env, stop_processes, wait_for
+from tests.processes import stop_processes, wait_for
+
+from .conftest import start_worker
 
 pytestmark = pytest.mark.usefixtures("drop_schemas")
 
@@ -89,19 +89,6 @@ def test_one_run_at_a_time(contributor, api, monkeypatch):
     assert again.status_code == 409 and again.json()["error"]["details"]["run"] == first.json()["id"]
 
 
-def _start_worker(batch: int):
-    env = process_env(
-        CELERY_TASK_ALWAYS_EAGER="false", FEATURE_MATERIALIZE_BATCH=str(batch),
-        FEATURE_ONLINE_PREFIX=settings.FEATURE_ONLINE_PREFIX, FEATURE_SOURCE_SCHEMAS=settings.FEATURE_SOURCE_SCHEMAS[0],
-        FEATURE_PUSH_SCHEMA=settings.FEATURE_PUSH_SCHEMA,
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "control_plane", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-
-
 @pytest.mark.worker
 def test_a_killed_run_resumes_from_its_cursor(contributor, monkeypatch):
     from control_plane.celery import app
@@ -111,7 +98,7 @@ def test_a_killed_run_resumes_from_its_cursor(contributor, monkeypatch):
     users = 60_000
     _table([(u, now - timedelta(hours=1), None, u, 0.5) for u in range(users)])
     _define(contributor)
-    first = _start_worker(batch=200)
+    first = start_worker(FEATURE_MATERIALIZE_BATCH="200")
     try:
         run = materialization_start(actor=contributor, view_name="activity", kind="backfill")
         assert wait_for(lambda: MaterializationRun.objects.get(pk=run.pk).keys_written >= 2000, timeout=120)
@@ -120,7 +107,7 @@ def test_a_killed_run_resumes_from_its_cursor(contributor, monkeypatch):
         killed = MaterializationRun.objects.get(pk=run.pk)
         assert killed.status == "running" and 0 < killed.keys_written < users
         assert resume_stale_runs(stale_seconds=0) == [run.pk]
-        second = _start_worker(batch=5000)
+        second = start_worker(FEATURE_MATERIALIZE_BATCH="5000")
         try:
             assert wait_for(lambda: MaterializationRun.objects.get(pk=run.pk).status == "succeeded", timeout=180)
         finally:
