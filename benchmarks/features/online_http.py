@@ -18,24 +18,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.serving.run import LUA, free_port, run_wrk  # noqa: E402  (the same wrk script and reader)
+from benchmarks.serving.run import LUA, free_port, run_wrk, wait_http  # noqa: E402  (the same wrk script and reader)
 
 WORKERS = 2
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode})")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"no answer from {url}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -71,7 +56,7 @@ def measure(tool: str, *, env: dict, token: str, feast_python: str, feast_repo: 
                                 start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}{path}"
-        _wait(f"http://127.0.0.1:{port}/", proc)
+        wait_http(f"http://127.0.0.1:{port}/", timeout=90.0, proc=proc)
         check = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                        headers={"Content-Type": "application/json", **({"Authorization": auth} if auth else {})})
         answer = json.loads(urllib.request.urlopen(check, timeout=30).read())  # a real answer, not an error page
