@@ -1,5 +1,5 @@
 """The HTTP half of the feature store benchmark: our `POST /api/v1/features/online/` under
-gunicorn (the production web command: sync workers, one per core) against `feast serve`
+the production web command (`scripts/web.sh`: granian, one worker process per core) against `feast serve`
 (its gunicorn + uvicorn workers, the same count) on the same Redis data, wrk at
 concurrency 8 for a fixed time, one entity x 10 features per request. Each server is
 started for its measurement and stopped after it (its whole process group)."""
@@ -37,11 +37,10 @@ def measure(tool: str, *, env: dict, token: str, feast_python: str, feast_repo: 
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix=f"fs-http-{tool}-"))
     if tool == "ours":
-        command = [sys.executable, "-m", "gunicorn", "control_plane.wsgi", "--bind", f"127.0.0.1:{port}",
-                   "--worker-class", "sync", "--workers", str(WORKERS), "--timeout", "60"]
+        command = ["sh", "scripts/web.sh", "--host", "127.0.0.1", "--port", str(port)]
         body = {"features": refs, "entities": [{"user_id": user_id}]}
         path, auth, cwd = "/api/v1/features/online/", f"Bearer {token}", ROOT
-        server_env = {**env, "OMP_NUM_THREADS": "1"}
+        server_env = {**env, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, "WEB_CONCURRENCY": str(WORKERS)}
     else:
         feast = str(Path(feast_python).parent / "feast")
         command = [feast, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", str(WORKERS), "--no-access-log"]
