@@ -112,3 +112,18 @@ def promote(contributor, approver, model_name="churn-predictor", **extra):
     services.promotion_approve(actor=approver, request_id=request.pk, comment="ok")
     mv.refresh_from_db()
     return mv
+
+
+@pytest.fixture
+def lean_paths(monkeypatch):
+    """The paths the lean handler answered."""
+    from control_plane.wsgi import application
+
+    seen, answer = [], application.serving.get_response
+
+    def spy(request):
+        seen.append(request.path)
+        return answer(request)
+
+    monkeypatch.setattr(application.serving, "get_response", spy)
+    return seen

@@ -2,6 +2,7 @@
 second past it is outside_ttl); newer-wins under concurrent pushes; the client in
 process and over HTTP."""
 
+import json
 import threading
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from features import online
 from features.client import FeatureStore, FeatureStoreError
 from features.services import definitions_apply, push_rows
+from tests.wsgi_call import wsgi
 
 from .conftest import DOCUMENT
 
@@ -50,6 +52,30 @@ def test_values_statuses_and_ttl_on_read(views, contributor, api, viewer):
     assert rows[2]["values"] == {"age": None, "spend": None, "plan": "free", "active": None}
     assert set(rows[2]["statuses"].values()) == {"present"}
     assert set(rows[3]["statuses"].values()) == {"not_found"} and rows[3]["event_timestamps"]["age"] is None
+
+
+def test_online_reads_take_the_lean_handler_and_answer_like_the_full_stack(views, contributor, api, viewer, lean_paths):
+    now = timezone.now()
+    push_rows(actor=contributor, view_name="user_stats", rows=[
+        _row(1, now - timedelta(hours=1), age=41, spend=12.5, plan="pro", active=True)])
+    client = api(viewer, read_only=True)
+    body = {"features": FEATURES, "entities": [{"user_id": 1}, {"user_id": 9}]}
+    full = client.post("/api/v1/features/online/", body, format="json").json()
+
+    status, headers, content = wsgi("POST", "/api/v1/features/online/", json.dumps(body).encode(),
+                                    authorization=f"Bearer {client.token}", x_request_id="online-1")
+    assert status == "200 OK", content
+    assert json.loads(content) == full
+    assert full["results"][0]["values"]["age"] == 41 and set(full["results"][1]["statuses"].values()) == {"not_found"}
+    assert headers["X-Request-ID"] == "online-1" and "Set-Cookie" not in headers
+
+    refused = wsgi("POST", "/api/v1/features/online/", json.dumps(body).encode())
+    assert refused[0].startswith("401") or refused[0].startswith("403"), refused
+    assert json.loads(refused[2])["error"]["code"]
+    unknown = wsgi("POST", "/api/v1/features/online/", json.dumps({"features": ["user_stats:nope"], "entities": [{"user_id": 1}]}).encode(),
+                   authorization=f"Bearer {client.token}")
+    assert unknown[0].startswith("4") and "user_stats" in json.loads(unknown[2])["error"]["details"]
+    assert lean_paths == ["/api/v1/features/online/"] * 3
 
 
 def test_ttl_edge_exactly(views, contributor):

@@ -1,16 +1,14 @@
 """The data plane's own handler (serving/fast_path.py), called as gunicorn calls the
 project's WSGI application: same answers as the full stack, with the middleware it keeps."""
 
-import io
 import json
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from prometheus_client import REGISTRY
 
 from control_plane.wsgi import application
 from monitoring.models import PredictionLog
+from tests.wsgi_call import wsgi
 
 from .conftest import ROW
 
@@ -18,45 +16,11 @@ pytestmark = pytest.mark.django_db
 ROUTE = "api/v1/serve/<model:name>/predict"
 
 
-def wsgi(method: str, path: str, body: bytes = b"", **headers) -> tuple[str, dict, bytes]:
-    environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "testserver", "SERVER_PORT": "80",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
-        "wsgi.url_scheme": "http", "HTTP_HOST": "testserver",
-        **{f"HTTP_{k.upper()}": v for k, v in headers.items()},
-    }
-    answered = {}
-    # As Django's test client does: keep the test's transaction on its connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        chunks = application(environ, lambda status, hdrs: answered.update(status=status, headers=dict(hdrs)))
-        content = b"".join(chunks)
-        chunks.close()  # what the server does at the end of a response
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answered["status"], answered["headers"], content
-
-
 def requests_seen(status: str) -> float:
     value = REGISTRY.get_sample_value(
         "control_plane_http_requests_total", {"method": "POST", "route": ROUTE, "status": status}
     )
     return value or 0.0
-
-
-@pytest.fixture
-def lean_paths(monkeypatch):
-    """The paths the lean handler answered."""
-    seen, answer = [], application.serving.get_response
-
-    def spy(request):
-        seen.append(request.path)
-        return answer(request)
-
-    monkeypatch.setattr(application.serving, "get_response", spy)
-    return seen
 
 
 def test_predict_through_the_lean_handler_answers_like_the_full_stack(api, served, viewer, lean_paths):

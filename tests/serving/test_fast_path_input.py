@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from tests.wsgi_call import wsgi
+
 from .conftest import ROW
-from .test_fast_path import lean_paths, wsgi  # noqa: F401 - lean_paths is a fixture
 
 pytestmark = pytest.mark.django_db
 PREDICT = "/api/v1/serve/churn-predictor/predict"
@@ -20,7 +21,7 @@ def auth(served, viewer):
     return {"Authorization": f"Bearer {token_create(actor=viewer, owner=viewer, name='t').secret}"}
 
 
-def test_nul_in_a_feature_is_named_on_the_fast_path(auth, lean_paths):  # noqa: F811
+def test_nul_in_a_feature_is_named_on_the_fast_path(auth, lean_paths):
     body = json.dumps({"instances": [{**ROW, "plan": "a\u0000"}]}).encode()
     status, headers, content = wsgi("POST", PREDICT, body, **auth)
     assert status.startswith("422"), content
@@ -28,7 +29,7 @@ def test_nul_in_a_feature_is_named_on_the_fast_path(auth, lean_paths):  # noqa: 
     assert lean_paths == [PREDICT]
 
 
-def test_deep_json_is_refused_on_the_fast_path(auth, lean_paths):  # noqa: F811
+def test_deep_json_is_refused_on_the_fast_path(auth, lean_paths):
     body = ('{"instances": ' + "[" * 1000 + "]" * 1000 + "}").encode()
     status, _, content = wsgi("POST", PREDICT, body, **auth)
     assert status.startswith("400"), content
