@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.serving.run import LUA, free_port, run_wrk, wait_http  # noqa: E402  (the same wrk script and reader)
+from benchmarks.serving.load import LUA, free_port, run_wrk, wait_http  # noqa: E402  (the same wrk script and reader)
 
 WORKERS = 2
 
